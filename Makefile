@@ -1,0 +1,41 @@
+# The two commands of README: `make demo` (the whole pipeline with sample data) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: help prereqs venv runtime test test-sql test-cli test-e2e demo stop bench
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+prereqs:  ## install missing system prerequisites (PostgreSQL, Java 17, Maven) with apt-get when root
+	@bash .ci/install-prereqs
+
+venv: $(BIN)/whctl  ## the virtualenv with whctl and the test dependencies
+
+$(BIN)/whctl: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+runtime: venv  ## resolve Kafka, Connect and Debezium jars from Maven Central into the state folder
+	$(BIN)/whctl stack fetch
+
+test: prereqs venv runtime  ## run every test suite (SQL, CLI, end-to-end on the real stack)
+	$(BIN)/pytest tests
+
+test-sql: prereqs venv  ## the SQL-level tests of the engine only (PostgreSQL, no Kafka)
+	$(BIN)/pytest tests/sql
+
+test-cli: prereqs venv
+	$(BIN)/pytest tests/cli
+
+test-e2e: prereqs venv runtime
+	$(BIN)/pytest tests/e2e
+
+demo: prereqs venv runtime  ## bring the stack up and run the pipeline with sample data
+	$(BIN)/whctl stack up
+
+stop:  ## stop every process of the local stack
+	@if [ -x $(BIN)/whctl ]; then $(BIN)/whctl stack down; fi

@@ -1,0 +1,3 @@
+from whctl.main import cli
+
+cli()

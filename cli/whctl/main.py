@@ -1,0 +1,20 @@
+"""The `whctl` command: one group, one module per command group under whctl/commands."""
+from __future__ import annotations
+
+import click
+
+from whctl import __version__
+from whctl.commands import migrate, stack
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="whctl")
+def cli():
+    """Operate the whctl warehouse: a CDC-fed e-commerce star schema in PostgreSQL.
+
+    Data goes to stdout, progress to stderr. Every setting has a WH_* environment variable.
+    """
+
+
+cli.add_command(stack.stack)
+cli.add_command(migrate.migrate)

@@ -1,0 +1,63 @@
+"""Shared click options: settings (each shows its WH_* variable in --help) and --json."""
+from __future__ import annotations
+
+import functools
+from dataclasses import fields
+
+import click
+
+from whctl.config import Settings
+
+_HELP = {
+    "state_dir": "Folder holding the local stack's data, logs, jars and generated secrets.",
+    "host": "Loopback address the local stack listens on.",
+    "source_port": "Port of the source PostgreSQL.",
+    "warehouse_port": "Port of the warehouse PostgreSQL.",
+    "kafka_port": "Port of the Kafka broker.",
+    "kafka_controller_port": "Port of the Kafka KRaft controller.",
+    "connect_port": "Port of the Kafka Connect REST API.",
+    "pg_user": "Superuser name of the local PostgreSQL clusters.",
+    "source_db": "Source (application) database name.",
+    "warehouse_db": "Warehouse database name.",
+    "source_dsn": "Source DSN (use your own PostgreSQL instead of the local stack).",
+    "warehouse_dsn": "Warehouse DSN (use your own PostgreSQL instead of the local stack).",
+    "connect_url": "Kafka Connect REST URL (use your own Connect instead of the local stack).",
+    "kafka_bootstrap": "Kafka bootstrap servers (use your own Kafka instead of the local stack).",
+    "source_timezone": "Time zone of the source's timestamp columns.",
+}
+
+
+def settings_options(*names: str):
+    """Add an option per named setting and pass the resulting `settings: Settings` to the command."""
+    known = {f.name: f for f in fields(Settings)}
+    for name in names:
+        if name not in known:
+            raise ValueError(f"unknown setting {name}")
+
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            overrides = {n: kwargs.pop(n) for n in names}
+            kwargs["settings"] = Settings.from_env(**overrides)
+            return command(*args, **kwargs)
+
+        for name in reversed(names):
+            param_type = int if name.endswith("_port") else (click.Path(file_okay=False) if name == "state_dir" else str)
+            wrapper = click.option(
+                f"--{name.replace('_', '-')}",
+                name,
+                envvar=f"WH_{name.upper()}",
+                show_envvar=True,
+                type=param_type,
+                default=None,
+                help=_HELP[name],
+            )(wrapper)
+        return wrapper
+
+    return decorate
+
+
+WAREHOUSE = ("state_dir", "warehouse_dsn", "warehouse_port", "host", "pg_user", "warehouse_db")
+SOURCE = ("source_dsn", "source_port", "source_db")
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")
