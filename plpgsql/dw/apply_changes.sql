@@ -1,0 +1,32 @@
+-- dw.apply_changes: bring dw up to date with every landed event of some natural keys of one
+-- landing table. The one entry point of the engine (triggers, quarantine retry and rebuild call
+-- it); callers hold the engine lock (ops.take_engine_lock). Keeps promises 1-7 by composition:
+--   customers / products: recompute the keys' version chains, then re-point their facts;
+--   orders: extend dim_date to the orders' dates, then recompute the facts of their lines;
+--   order_items: recompute the facts of the lines.
+CREATE OR REPLACE FUNCTION dw.apply_changes(p_table text, p_keys integer[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    CASE p_table
+    WHEN 'customers' THEN
+        PERFORM dw.repoint_facts(dw.refresh_dimension('customer', p_keys), '{}');
+    WHEN 'products' THEN
+        PERFORM dw.repoint_facts('{}', dw.refresh_dimension('product', p_keys));
+    WHEN 'orders' THEN
+        PERFORM dw.ensure_dates(min(o.order_date)::date, max(o.order_date)::date)
+           FROM landing.orders o
+          WHERE o.order_id = ANY(p_keys) AND o.__op <> 'd'
+            AND NOT EXISTS (SELECT FROM ops.quarantine q WHERE q.landing_table = 'orders' AND q.landing_id = o.landing_id);
+        PERFORM dw.refresh_order_facts(ARRAY(
+            SELECT f.order_item_id FROM dw.fact_orders f WHERE f.order_id = ANY(p_keys)));
+    WHEN 'order_items' THEN
+        PERFORM dw.refresh_order_facts(p_keys);
+    ELSE
+        RAISE EXCEPTION 'dw.apply_changes: no landing table %', p_table
+            USING ERRCODE = 'WH001', HINT = 'one of customers, products, orders, order_items';
+    END CASE;
+END
+$$;

@@ -1,0 +1,93 @@
+-- dw.dimension_chain: the SCD Type 2 version chain of some natural keys of a dimension, recomputed
+-- from all their landing events. Keeps promises 1-4 and 7 of design.md:
+--   * events are deduplicated on (key, LSN, operation) and ordered by LSN, so the chain depends
+--     only on the set of events landed, not on their order, batching or duplicates (4);
+--   * several changes at one commit time (one transaction) count as their last one;
+--   * a version opens only when a Type 2 column changes or the key (re)appears (3); Type 1 columns
+--     carry the key's latest values on every version; both lists come from ops.scd_policy;
+--   * the first version is valid from 1900-01-01, later ones from their change's commit time in
+--     the source's time zone (2); a delete closes the current version at its commit time (7);
+--   * versions are contiguous, numbered 1, 2, 3…, the open one valid to 9999-12-31 (1).
+-- Quarantined events are left out. A key without applicable events returns no rows.
+CREATE OR REPLACE FUNCTION dw.dimension_chain(p_dimension text, p_keys integer[])
+RETURNS TABLE (natural_key integer, version integer, valid_from timestamp, valid_to timestamp,
+               is_current boolean, opened_lsn bigint, attrs jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_source ops.dimension_source;
+    v_landing_name text;
+    v_build_object text;   -- jsonb_build_object() arguments: the policy's columns of a landing row
+    v_placeholders text;   -- the names of the columns holding the TOAST placeholder, else NULLs
+    v_type1 text[];
+    v_type2 text[];
+BEGIN
+    SELECT * INTO STRICT v_source FROM ops.dimension_source s WHERE s.dimension = p_dimension;
+    SELECT c.relname INTO STRICT v_landing_name FROM pg_class c WHERE c.oid = v_source.landing_table;
+    SELECT string_agg(format('%L, l.%I', p.column_name, p.column_name), ', ' ORDER BY p.column_name),
+           string_agg(format('CASE WHEN l.%I::text = %L THEN %L END', p.column_name,
+                             '__debezium_unavailable_value', p.column_name), ', ' ORDER BY p.column_name),
+           coalesce(array_agg(p.column_name::text) FILTER (WHERE p.scd_type = 1), '{}'),
+           coalesce(array_agg(p.column_name::text) FILTER (WHERE p.scd_type = 2), '{}')
+      INTO v_build_object, v_placeholders, v_type1, v_type2
+      FROM ops.scd_policy p
+     WHERE p.dimension = p_dimension;
+
+    RETURN QUERY EXECUTE format($sql$
+        WITH events AS (
+            SELECT DISTINCT ON (l.%1$I, l.__lsn, l.__op)
+                   l.%1$I AS natural_key, l.__lsn AS lsn, l.__op AS op,
+                   ops.source_time(l.__source_ts_us) AS committed_at,
+                   CASE WHEN l.__op = 'd' THEN '{}'::jsonb
+                        ELSE jsonb_build_object(%3$s) - array_remove(ARRAY[%4$s]::text[], NULL) END AS changed
+            FROM %2$s l
+            WHERE l.%1$I = ANY($1)
+              AND NOT EXISTS (SELECT FROM ops.quarantine q
+                              WHERE q.landing_table = %5$L AND q.landing_id = l.landing_id)
+            ORDER BY l.%1$I, l.__lsn, l.__op, l.landing_id
+        ), states AS (
+            -- the row after each change; a column left out (TOAST placeholder) keeps its value
+            SELECT e.natural_key, e.lsn, e.op, e.op <> 'd' AS present,
+                   dw.jsonb_merge(e.changed) OVER w AS state,
+                   -- commit times never go backwards along the LSN order
+                   max(e.committed_at) OVER w AS committed_at
+            FROM events e
+            WINDOW w AS (PARTITION BY e.natural_key ORDER BY e.lsn, e.op)
+        ), settled AS (
+            SELECT DISTINCT ON (s.natural_key, s.committed_at) s.*
+            FROM states s
+            ORDER BY s.natural_key, s.committed_at, s.lsn DESC, s.op DESC
+        ), marked AS (
+            SELECT s.*, s.state - $2 AS tracked,
+                   lag(s.present) OVER w AS was_present, lag(s.state - $2) OVER w AS was_tracked
+            FROM settled s
+            WINDOW w AS (PARTITION BY s.natural_key ORDER BY s.lsn)
+        ), boundaries AS (
+            SELECT m.natural_key, m.lsn, m.committed_at, m.tracked, m.present AS opens
+            FROM marked m
+            WHERE (m.present AND (m.was_present IS NOT TRUE OR m.tracked IS DISTINCT FROM m.was_tracked))
+               OR (NOT m.present AND m.was_present)
+        ), versions AS (
+            SELECT b.natural_key, b.lsn, b.tracked, b.opens,
+                   CASE WHEN row_number() OVER w = 1 THEN timestamp '1900-01-01' ELSE b.committed_at END AS valid_from,
+                   coalesce(lead(b.committed_at) OVER w, timestamp '9999-12-31') AS valid_to
+            FROM boundaries b
+            WINDOW w AS (PARTITION BY b.natural_key ORDER BY b.lsn)
+        ), latest AS (
+            -- Type 1 columns: the key's latest values, on every version
+            SELECT DISTINCT ON (m.natural_key) m.natural_key, m.state - $3 AS type1
+            FROM marked m
+            WHERE m.present
+            ORDER BY m.natural_key, m.lsn DESC
+        )
+        SELECT v.natural_key,
+               (row_number() OVER (PARTITION BY v.natural_key ORDER BY v.lsn))::integer,
+               v.valid_from, v.valid_to, v.valid_to = timestamp '9999-12-31', v.lsn,
+               v.tracked || l.type1
+        FROM versions v JOIN latest l USING (natural_key)
+        WHERE v.opens
+    $sql$, v_source.natural_key, v_source.landing_table, v_build_object, v_placeholders, v_landing_name)
+    USING p_keys, v_type1, v_type2;
+END
+$$;

@@ -1,0 +1,84 @@
+-- landing.event_problem: why a landed change event cannot be applied, or NULL when it can.
+-- Keeps promise 8 of design.md: bad input is named and quarantined instead of failing the batch.
+-- One overload per landing table (resolved by row type), the shared metadata checks in
+-- landing.event_metadata_problem. Length and range limits are those of the dw columns the event
+-- feeds (tests/sql/test_quarantine.py checks they agree with the DDL).
+
+-- The change metadata every event needs: a known operation, its LSN, a plausible commit time
+-- (between 1900 and 2100, in epoch microseconds).
+CREATE OR REPLACE FUNCTION landing.event_metadata_problem(p_op text, p_lsn bigint, p_source_ts_us bigint)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN p_op IS NULL OR p_op NOT IN ('c', 'u', 'd', 'r') THEN format('unknown operation %L', p_op)
+        WHEN p_lsn IS NULL THEN 'no source LSN (__lsn)'
+        WHEN p_source_ts_us IS NULL THEN 'no source commit time (__source_ts_us)'
+        WHEN p_source_ts_us NOT BETWEEN -2208988800000000 AND 4102444799999999
+            THEN format('source commit time out of range: %s us', p_source_ts_us)
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION landing.event_problem(e landing.customers)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
+        WHEN e.customer_id IS NULL THEN 'customer_id (the key) is null'
+        WHEN e.customer_id = -1 THEN 'customer_id -1 is reserved for the unknown member'
+        WHEN e.__op = 'd' THEN NULL  -- a delete carries the key only
+        WHEN length(e.first_name) > 100 THEN 'first_name longer than 100 characters'
+        WHEN length(e.last_name) > 100 THEN 'last_name longer than 100 characters'
+        WHEN length(e.email) > 255 THEN 'email longer than 255 characters'
+        WHEN length(e.phone) > 20 THEN 'phone longer than 20 characters'
+        WHEN length(e.address) > 500 THEN 'address longer than 500 characters'
+        WHEN length(e.city) > 100 THEN 'city longer than 100 characters'
+        WHEN length(e.country) > 100 THEN 'country longer than 100 characters'
+    END)
+$$;
+
+CREATE OR REPLACE FUNCTION landing.event_problem(e landing.products)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
+        WHEN e.product_id IS NULL THEN 'product_id (the key) is null'
+        WHEN e.product_id = -1 THEN 'product_id -1 is reserved for the unknown member'
+        WHEN e.__op = 'd' THEN NULL
+        WHEN length(e.product_name) > 255 THEN 'product_name longer than 255 characters'
+        WHEN length(e.category) > 100 THEN 'category longer than 100 characters'
+        WHEN length(e.brand) > 100 THEN 'brand longer than 100 characters'
+        WHEN abs(e.price) >= 1e8 THEN format('price %s does not fit numeric(10,2)', e.price)
+        WHEN abs(e.cost) >= 1e8 THEN format('cost %s does not fit numeric(10,2)', e.cost)
+    END)
+$$;
+
+CREATE OR REPLACE FUNCTION landing.event_problem(e landing.orders)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
+        WHEN e.order_id IS NULL THEN 'order_id (the key) is null'
+        WHEN e.__op = 'd' THEN NULL
+        WHEN e.order_date IS NULL THEN 'order_date is null'
+        WHEN e.order_date < '1900-01-01' OR e.order_date >= '2100-01-01'
+            THEN format('order_date %s outside 1900-01-01 .. 2099-12-31', e.order_date)
+        WHEN length(e.status) > 50 THEN 'status longer than 50 characters'
+    END)
+$$;
+
+CREATE OR REPLACE FUNCTION landing.event_problem(e landing.order_items)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
+        WHEN e.order_item_id IS NULL THEN 'order_item_id (the key) is null'
+        WHEN e.__op = 'd' THEN NULL
+        WHEN e.order_id IS NULL THEN 'order_id is null (every fact belongs to an order)'
+        WHEN e.quantity IS NULL THEN 'quantity is null'
+        WHEN e.unit_price IS NULL THEN 'unit_price is null'
+        WHEN e.line_total IS NULL THEN 'line_total is null'
+        WHEN abs(e.unit_price) >= 1e8 THEN format('unit_price %s does not fit numeric(10,2)', e.unit_price)
+        WHEN abs(e.line_total) >= 1e8 THEN format('line_total %s does not fit numeric(10,2)', e.line_total)
+    END)
+$$;

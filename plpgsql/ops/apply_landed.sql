@@ -1,0 +1,39 @@
+-- ops.apply_landed: check some landed events of one landing table, quarantine those that cannot be
+-- applied (with the reason), and apply the natural keys of the rest. Keeps promise 8 of design.md:
+-- bad events are named and set aside while their batch-mates apply. Shared by the landing trigger
+-- (a new batch) and ops.retry_quarantine (events released from quarantine).
+-- Returns how many events it checked and how many it quarantined.
+CREATE OR REPLACE FUNCTION ops.apply_landed(p_table text, p_landing_ids bigint[], OUT events bigint, OUT quarantined bigint)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_keys integer[];
+    v_good_ids bigint[];
+BEGIN
+    EXECUTE format($sql$
+        WITH checked AS (
+            SELECT l.landing_id, l.%2$I AS natural_key, landing.event_problem(l) AS problem, l AS event
+            FROM landing.%1$I l
+            WHERE l.landing_id = ANY($1)
+        ), set_aside AS (
+            INSERT INTO ops.quarantine AS q (landing_table, landing_id, reason, event)
+            SELECT %1$L, c.landing_id, c.problem, to_jsonb(c.event) FROM checked c WHERE c.problem IS NOT NULL
+            ON CONFLICT (landing_table, landing_id) DO UPDATE SET reason = EXCLUDED.reason
+            RETURNING 1
+        )
+        SELECT array_agg(DISTINCT c.natural_key) FILTER (WHERE c.problem IS NULL),
+               array_agg(c.landing_id) FILTER (WHERE c.problem IS NULL),
+               count(*),
+               (SELECT count(*) FROM set_aside)
+        FROM checked c
+    $sql$, p_table, (SELECT k.natural_key FROM ops.landing_key(p_table) k))
+    INTO v_keys, v_good_ids, events, quarantined
+    USING p_landing_ids;
+
+    IF v_keys IS NOT NULL THEN
+        quarantined := quarantined + ops.apply_or_quarantine(p_table, v_keys, v_good_ids);
+    END IF;
+END
+$$;
