@@ -1,0 +1,70 @@
+"""A throw-away local stack on free ports, in a folder of its own (for tests and experiments).
+
+It shares the Java runtime of the regular state folder (fetched once), so it starts offline.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from pathlib import Path
+from typing import Iterator
+
+from whctl.config import Settings
+from whctl.localstack import runtime as runtime_mod
+from whctl.localstack.stack import Stack
+
+PORT_SETTINGS = ("source_port", "warehouse_port", "kafka_port", "kafka_controller_port", "connect_port")
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def sandbox_env(state_dir: Path) -> dict[str, str]:
+    """WH_* variables for a stack in `state_dir` on free ports."""
+    env = {"WH_STATE_DIR": str(state_dir)}
+    env.update({f"WH_{name.upper()}": str(port) for name, port in zip(PORT_SETTINGS, free_ports(len(PORT_SETTINGS)))})
+    return env
+
+
+def share_runtime(state_dir: Path, shared: Settings | None = None) -> None:
+    """Make `state_dir` use the runtime of the regular state folder (fetching it there if needed)."""
+    shared = shared or Settings.from_env()
+    source = runtime_mod.fetch(shared).root
+    state_dir.mkdir(parents=True, exist_ok=True)
+    link = state_dir / "runtime"
+    if not link.exists():
+        link.symlink_to(source, target_is_directory=True)
+
+
+@contextlib.contextmanager
+def sandbox(state_dir: Path) -> Iterator[Settings]:
+    """Bring a stack up in `state_dir` with WH_* set in os.environ (so subprocesses see them); down at exit."""
+    shared = Settings.from_env()
+    env = sandbox_env(state_dir)
+    saved = {k: os.environ.get(k) for k in env}
+    share_runtime(state_dir, shared)
+    os.environ.update(env)
+    stack = Stack(Settings.from_env())
+    try:
+        stack.up()
+        yield stack.settings
+    finally:
+        try:
+            stack.down()
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
