@@ -1,0 +1,67 @@
+"""Promise 2: a version opened by a change starts at that change's commit time, in the source's
+time zone (setting source_timezone, default UTC); the first version is valid from 1900-01-01."""
+from datetime import datetime
+
+from tests.sql.changes import Source, customer, land, land_each, order, order_item, product
+from tests.sql.warehouse import BEGINNING, check_version_chains, fact, set_source_timezone, versions
+
+
+def test_version_starts_at_commit_time_to_the_microsecond(wh):
+    src = Source()
+    land(wh, [src.change("products", "c", product(1, price=10), datetime(2025, 1, 1))])
+    changed_at = datetime(2025, 3, 4, 5, 6, 7, 123457)
+    land(wh, [src.change("products", "u", product(1, price=11), changed_at)])
+    v1, v2 = versions(wh, "product", 1)
+    assert v1["valid_to"] == v2["valid_from"] == changed_at
+
+
+def test_first_version_valid_from_the_beginning_of_time(wh):
+    """An order placed before the customer was first captured still resolves to that customer."""
+    src = Source()
+    land(wh, [src.change("customers", "r", customer(1), datetime(2025, 6, 1))])
+    land(wh, [src.change("products", "r", product(2), datetime(2025, 6, 1))])
+    land(wh, [src.change("orders", "r", order(10, 1, datetime(2019, 5, 5)), datetime(2025, 6, 1))])
+    land(wh, [src.change("order_items", "r", order_item(100, 10, 2), datetime(2025, 6, 1))])
+    assert versions(wh, "customer", 1)[0]["valid_from"] == BEGINNING
+    f = fact(wh, 100)
+    assert (f["c_customer_id"], f["c_version"], f["p_product_id"], f["p_version"], f["date_key"]) == (1, 1, 2, 1, 20190505)
+
+
+def test_default_source_timezone_is_utc(wh):
+    assert wh.execute("SELECT value FROM ops.settings WHERE name = 'source_timezone'").fetchone() == ("UTC",)
+    src = Source()
+    land(wh, [src.change("customers", "c", customer(1, city="A"), datetime(2025, 1, 1))])
+    land(wh, [src.change("customers", "u", customer(1, city="B"), datetime(2025, 1, 15, 15, 0))])
+    assert versions(wh, "customer", 1)[1]["valid_from"] == datetime(2025, 1, 15, 15, 0)
+
+
+def test_commit_times_are_converted_to_the_source_timezone(wh):
+    """Commit times are UTC instants; with source_timezone America/New_York a change committed at
+    15:00 UTC opens its version at 10:00 (winter, EST) or 11:00 (summer, EDT) local time, and an
+    order placed at 10:30 local time in winter is after the change, at 10:30 in summer before it."""
+    set_source_timezone(wh, "America/New_York")
+    src = Source()
+    land(wh, [src.change("products", "c", product(1, price=100), datetime(2025, 1, 1))])
+    land(wh, [src.change("products", "u", product(1, price=120), datetime(2025, 1, 15, 15, 0))])   # UTC
+    land(wh, [src.change("products", "u", product(1, price=130), datetime(2025, 7, 15, 15, 0))])   # UTC
+    land(wh, [src.change("customers", "c", customer(5), datetime(2025, 1, 1))])
+    rows = versions(wh, "product", 1)
+    assert [r["valid_from"] for r in rows] == [BEGINNING, datetime(2025, 1, 15, 10, 0), datetime(2025, 7, 15, 11, 0)]
+    land(wh, [src.change("orders", "c", order(1, 5, datetime(2025, 1, 15, 10, 30)), datetime(2025, 1, 15, 15, 31)),
+              src.change("orders", "c", order(2, 5, datetime(2025, 7, 15, 10, 30)), datetime(2025, 7, 15, 14, 31))])
+    land(wh, [src.change("order_items", "c", order_item(11, 1, 1), datetime(2025, 1, 15, 15, 31)),
+              src.change("order_items", "c", order_item(21, 2, 1), datetime(2025, 7, 15, 14, 31))])
+    assert fact(wh, 11)["p_price"] == 120
+    assert fact(wh, 21)["p_price"] == 120
+    check_version_chains(wh)
+
+
+def test_commit_time_in_utc_would_misplace_the_same_order(wh):
+    """The contrast case for the test above: with the default UTC the 10:30 winter order is before
+    the 15:00 change, so the setting is what decides."""
+    src = Source()
+    land_each(wh, [src.change("products", "c", product(1, price=100), datetime(2025, 1, 1)),
+                   src.change("products", "u", product(1, price=120), datetime(2025, 1, 15, 15, 0))])
+    land(wh, [src.change("orders", "c", order(1, 5, datetime(2025, 1, 15, 10, 30)), datetime(2025, 1, 15, 15, 31))])
+    land(wh, [src.change("order_items", "c", order_item(11, 1, 1), datetime(2025, 1, 15, 15, 31))])
+    assert fact(wh, 11)["p_price"] == 100
