@@ -82,7 +82,10 @@ class KafkaComponent:
     def _cluster_id(self) -> str:
         path = self.home / "cluster.id"
         if not path.exists():
-            path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=") + "\n")
+            cluster_id = "-"
+            while cluster_id.startswith("-"):  # as Kafka's Uuid.randomUuid: no id that reads as an option
+                cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            path.write_text(cluster_id + "\n")
         return path.read_text().strip()
 
     def _format_once(self, java: Path, log4j: Path) -> None:
@@ -90,7 +93,7 @@ class KafkaComponent:
             return
         result = subprocess.run(
             [str(java), f"-Dlog4j2.configurationFile={log4j}", "-cp", self.runtime.classpath, "kafka.tools.StorageTool",
-             "format", "--standalone", "-t", self._cluster_id(), "-c", str(self.config_file)],
+             "format", "--standalone", f"--cluster-id={self._cluster_id()}", f"--config={self.config_file}"],
             capture_output=True, text=True,
         )
         if result.returncode != 0:
