@@ -11,17 +11,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     CASE p_table
-    WHEN 'customers' THEN
-        PERFORM dw.repoint_facts(dw.refresh_dimension('customer', p_keys), '{}');
-    WHEN 'products' THEN
-        PERFORM dw.repoint_facts('{}', dw.refresh_dimension('product', p_keys));
+    WHEN 'customers', 'products' THEN
+        PERFORM dw.repoint_facts(d.dimension, array_agg(c.surrogate_key), array_agg(c.changed_from))
+           FROM (SELECT CASE p_table WHEN 'customers' THEN 'customer' ELSE 'product' END AS dimension) d
+                CROSS JOIN LATERAL dw.refresh_dimension(d.dimension, p_keys) c
+          GROUP BY d.dimension;
     WHEN 'orders' THEN
         PERFORM dw.ensure_dates(min(o.order_date)::date, max(o.order_date)::date)
            FROM landing.orders o
           WHERE o.order_id = ANY(p_keys) AND o.__op <> 'd'
             AND NOT EXISTS (SELECT FROM ops.quarantine q WHERE q.landing_table = 'orders' AND q.landing_id = o.landing_id);
         PERFORM dw.refresh_order_facts(ARRAY(
-            SELECT f.order_item_id FROM dw.fact_orders f WHERE f.order_id = ANY(p_keys)));
+            SELECT f.order_item_id FROM unnest(p_keys) k (order_id) JOIN dw.fact_orders f ON f.order_id = k.order_id));
     WHEN 'order_items' THEN
         PERFORM dw.refresh_order_facts(p_keys);
     ELSE

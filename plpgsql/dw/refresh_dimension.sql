@@ -4,10 +4,11 @@
 -- differs; an inferred member's row becomes version 1 (its key is reused); new versions are
 -- inserted; versions that no longer exist are deleted (their facts are re-pointed by the caller in
 -- the same transaction; the fact foreign keys are deferred for that).
--- Returns the surrogate keys of those natural keys before and after: the facts pointing at them
--- are the ones whose version may have changed.
+-- Returns, for each natural key whose rows changed, every surrogate key it had before or has now
+-- and the earliest time at which its chain changed: only facts dated from then on may need another
+-- version (a fact dated in an unchanged version still resolves to it).
 CREATE OR REPLACE FUNCTION dw.refresh_dimension(p_dimension text, p_keys integer[])
-RETURNS integer[]
+RETURNS TABLE (surrogate_key integer, changed_from timestamp)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -17,8 +18,6 @@ DECLARE
     v_new_values text;   -- the same, read from the recomputed version
     v_excluded text;     -- the same, from EXCLUDED
     v_current text;      -- the same, from the dimension row
-    v_keys_before integer[];
-    v_keys_after integer[];
 BEGIN
     SELECT * INTO STRICT v_source FROM ops.dimension_source s WHERE s.dimension = p_dimension;
     SELECT string_agg(format('%I', p.column_name), ', ' ORDER BY p.column_name),
@@ -29,11 +28,7 @@ BEGIN
       FROM ops.scd_policy p
      WHERE p.dimension = p_dimension;
 
-    EXECUTE format('SELECT array_agg(d.%I) FROM %s d WHERE d.%I = ANY($1)',
-                   v_source.surrogate_key, v_source.dim_table, v_source.natural_key)
-       INTO v_keys_before USING p_keys;
-
-    EXECUTE format($sql$
+    RETURN QUERY EXECUTE format($sql$
         WITH chain AS (
             SELECT * FROM dw.dimension_chain(%1$L, $1)
         ), upserted AS (
@@ -47,22 +42,27 @@ BEGIN
              WHERE (d.valid_from, d.valid_to, d.is_current, d.is_inferred, d.opened_lsn, %7$s)
                    IS DISTINCT FROM
                    (EXCLUDED.valid_from, EXCLUDED.valid_to, EXCLUDED.is_current, false, EXCLUDED.opened_lsn, %6$s)
-            RETURNING 1
+            RETURNING d.%3$I AS natural_key, d.%8$I AS surrogate_key, d.valid_from
         ), removed AS (
             -- versions beyond the recomputed chain; an inferred member stays while its key has no chain
             DELETE FROM %2$s d
             WHERE d.%3$I = ANY($1)
               AND NOT d.is_inferred
               AND d.version > coalesce((SELECT max(c.version) FROM chain c WHERE c.natural_key = d.%3$I), 0)
-            RETURNING 1
+            RETURNING d.%3$I AS natural_key, d.%8$I AS surrogate_key, d.valid_from
+        ), changed AS (
+            SELECT x.natural_key, min(x.valid_from) AS changed_from
+            FROM (SELECT * FROM upserted UNION ALL SELECT * FROM removed) x
+            GROUP BY x.natural_key
+        ), keys AS (
+            -- this statement's snapshot still shows the rows as they were before it
+            SELECT d.%3$I AS natural_key, d.%8$I AS surrogate_key FROM %2$s d WHERE d.%3$I = ANY($1)
+            UNION
+            SELECT u.natural_key, u.surrogate_key FROM upserted u
         )
-        SELECT (SELECT count(*) FROM upserted) + (SELECT count(*) FROM removed)
-    $sql$, p_dimension, v_source.dim_table, v_source.natural_key, v_columns, v_new_values, v_excluded, v_current)
+        SELECT k.surrogate_key, c.changed_from FROM changed c JOIN keys k USING (natural_key)
+    $sql$, p_dimension, v_source.dim_table, v_source.natural_key, v_columns, v_new_values, v_excluded, v_current,
+           v_source.surrogate_key)
     USING p_keys;
-
-    EXECUTE format('SELECT array_agg(d.%I) FROM %s d WHERE d.%I = ANY($1)',
-                   v_source.surrogate_key, v_source.dim_table, v_source.natural_key)
-       INTO v_keys_after USING p_keys;
-    RETURN coalesce(v_keys_before, '{}') || coalesce(v_keys_after, '{}');
 END
 $$;

@@ -19,16 +19,19 @@ DECLARE
     v_old_customer_keys integer[];
     v_old_product_keys integer[];
 BEGIN
+    -- Driven by the keys with LIMIT 1 lookups: one backward scan of (key, LSN) per line and per order.
     v_lines := ARRAY(
         SELECT ROW(li.order_item_id, li.__op = 'd', li.order_id, li.product_id, li.quantity, li.unit_price,
                    li.line_total, o.customer_id, o.order_date, o.status)::dw.order_line
-        FROM (
-            SELECT DISTINCT ON (l.order_item_id) l.*
+        FROM (SELECT DISTINCT unnest(p_order_item_ids)) AS k (order_item_id)
+        CROSS JOIN LATERAL (
+            SELECT l.*
             FROM landing.order_items l
-            WHERE l.order_item_id = ANY(p_order_item_ids)
+            WHERE l.order_item_id = k.order_item_id
               AND NOT EXISTS (SELECT FROM ops.quarantine q
                               WHERE q.landing_table = 'order_items' AND q.landing_id = l.landing_id)
-            ORDER BY l.order_item_id, l.__lsn DESC, l.__op DESC
+            ORDER BY l.__lsn DESC, l.__op DESC
+            LIMIT 1
         ) li
         LEFT JOIN LATERAL (
             -- the order's latest state (a delete carries no attributes: the last state before it)
@@ -42,10 +45,12 @@ BEGIN
         ) o ON true
     );
 
-    SELECT array_agg(f.customer_key), array_agg(f.product_key)
-      INTO v_old_customer_keys, v_old_product_keys
-      FROM dw.fact_orders f
-     WHERE f.order_item_id = ANY(p_order_item_ids);
+    -- The keys the facts point at now, for the clean-up of inferred members (rarely any exist).
+    IF EXISTS (SELECT FROM dw.dim_customer d WHERE d.is_inferred) OR EXISTS (SELECT FROM dw.dim_product d WHERE d.is_inferred) THEN
+        SELECT array_agg(f.customer_key), array_agg(f.product_key)
+          INTO v_old_customer_keys, v_old_product_keys
+          FROM unnest(v_lines) l JOIN dw.fact_orders f ON f.order_item_id = l.order_item_id;
+    END IF;
 
     INSERT INTO dw.dim_customer (customer_id, valid_from, is_inferred)
     SELECT DISTINCT l.customer_id, timestamp '1900-01-01', true
@@ -86,6 +91,8 @@ BEGIN
             EXCLUDED.unit_price, EXCLUDED.line_total, EXCLUDED.order_status, EXCLUDED.customer_id,
             EXCLUDED.product_id, EXCLUDED.order_date);
 
-    PERFORM dw.remove_unneeded_inferred_members(v_old_customer_keys, v_old_product_keys);
+    IF v_old_customer_keys IS NOT NULL THEN
+        PERFORM dw.remove_unneeded_inferred_members(v_old_customer_keys, v_old_product_keys);
+    END IF;
 END
 $$;

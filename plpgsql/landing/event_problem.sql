@@ -8,7 +8,7 @@
 -- (between 1900 and 2100, in epoch microseconds).
 CREATE OR REPLACE FUNCTION landing.event_metadata_problem(p_op text, p_lsn bigint, p_source_ts_us bigint)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT CASE
         WHEN p_op IS NULL OR p_op NOT IN ('c', 'u', 'd', 'r') THEN format('unknown operation %L', p_op)
@@ -21,7 +21,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION landing.event_problem(e landing.customers)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
         WHEN e.customer_id IS NULL THEN 'customer_id (the key) is null'
@@ -39,7 +39,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION landing.event_problem(e landing.products)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
         WHEN e.product_id IS NULL THEN 'product_id (the key) is null'
@@ -55,7 +55,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION landing.event_problem(e landing.orders)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
         WHEN e.order_id IS NULL THEN 'order_id (the key) is null'
@@ -69,7 +69,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION landing.event_problem(e landing.order_items)
 RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
         WHEN e.order_item_id IS NULL THEN 'order_item_id (the key) is null'

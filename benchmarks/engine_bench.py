@@ -1,0 +1,236 @@
+"""Engine benchmark: change events applied per second by the landing triggers, against the same
+inserts into identical tables without triggers; and the proposal's KPI queries on a large fact table.
+
+    .venv/bin/python benchmarks/engine_bench.py [--events 200000] [--batch 500] [--runs 3] [--facts 1000000]
+
+Uses WH_BENCH_ADMIN_DSN (a superuser DSN) when set, else starts a throw-away PostgreSQL cluster.
+Prints medians over --runs runs, all measured in this one process run (the machine is shared and
+noisy: compare the ratio, not absolute figures across runs). Not a test: it asserts nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "cli"))
+sys.path.insert(0, str(ROOT))
+
+from tests.sql.changes import Source, customer, order, order_item, product  # noqa: E402
+from whctl import schema  # noqa: E402
+from whctl.config import Settings  # noqa: E402
+from whctl.pgserver import LocalCluster  # noqa: E402
+
+TABLES = ("customers", "products", "orders", "order_items")
+KPI_QUERIES = {
+    "daily revenue (2025-11)": """
+        SELECT d.date, SUM(f.line_total) as daily_revenue, COUNT(DISTINCT f.order_id) as num_orders
+        FROM fact_orders f JOIN dim_date d ON f.date_key = d.date_key
+        WHERE d.year = 2025 AND d.month = 11 GROUP BY d.date ORDER BY d.date""",
+    "top selling products": """
+        SELECT p.product_name, p.category, SUM(f.quantity) as units_sold, SUM(f.line_total) as revenue
+        FROM fact_orders f JOIN dim_product p ON f.product_key = p.product_key
+        WHERE p.is_current = TRUE GROUP BY p.product_name, p.category ORDER BY revenue DESC LIMIT 10""",
+    "customer lifetime value": """
+        SELECT c.customer_id, c.first_name || ' ' || c.last_name as customer_name,
+               COUNT(DISTINCT f.order_id) as total_orders, SUM(f.line_total) as lifetime_value
+        FROM fact_orders f JOIN dim_customer c ON f.customer_key = c.customer_key
+        WHERE c.is_current = TRUE GROUP BY c.customer_id, customer_name ORDER BY lifetime_value DESC""",
+    "customer segmentation": """
+        SELECT c.city, c.country, COUNT(DISTINCT c.customer_id) as num_customers, SUM(f.line_total) as total_revenue
+        FROM fact_orders f JOIN dim_customer c ON f.customer_key = c.customer_key
+        WHERE c.is_current = TRUE GROUP BY c.city, c.country ORDER BY total_revenue DESC""",
+    "point-in-time pricing (product 100)": """
+        SELECT p.product_name, p.price as price_at_order_time, f.unit_price, f.quantity, d.date
+        FROM fact_orders f JOIN dim_product p ON f.product_key = p.product_key
+        JOIN dim_date d ON f.date_key = d.date_key
+        WHERE p.product_id = 100 AND d.date BETWEEN '2025-01-01' AND '2025-12-31' ORDER BY d.date""",
+}
+
+
+def synthetic_events(n: int, seed: int = 7, out_of_order: float = 0.05) -> list[dict]:
+    """About n change events: a snapshot of customers and products, then orders with 1-5 lines,
+    with a customer or product change every ~25 events; a share displaced to later batches."""
+    rng = random.Random(seed)
+    src = Source()
+    customers, products = max(50, n // 100), max(50, n // 200)
+    start = datetime(2025, 1, 1)
+    events = [src.change("customers", "r", customer(i, city=f"City {i % 40}"), start) for i in range(1, customers + 1)]
+    events += [src.change("products", "r", product(i, price=rng.randint(5, 500)), start) for i in range(1, products + 1)]
+    order_id, item_id, at = 0, 0, start
+    while len(events) < n:
+        at += timedelta(seconds=rng.randint(1, 300))
+        if rng.random() < 0.12:
+            cid = rng.randint(1, customers)
+            events.append(src.change("customers", "u", customer(cid, address=f"{rng.randint(1, 999)} New St",
+                                                                 city=f"City {rng.randint(0, 39)}"), at))
+            pid = rng.randint(1, products)
+            events.append(src.change("products", "u", product(pid, price=rng.randint(5, 500)), at))
+        order_id += 1
+        events.append(src.change("orders", "c", order(order_id, rng.randint(1, customers), at), at))
+        for _ in range(rng.randint(1, 5)):
+            item_id += 1
+            events.append(src.change("order_items", "c", order_item(item_id, order_id, rng.randint(1, products),
+                                                                    quantity=rng.randint(1, 4)), at))
+    events = events[:n]
+    # Out of order: a share of events is moved up to ~2000 positions later.
+    for i in rng.sample(range(len(events)), int(len(events) * out_of_order)):
+        j = min(len(events) - 1, i + rng.randint(1, 2000))
+        events[i], events[j] = events[j], events[i]
+    return events
+
+
+def sink_batches(events: list[dict], batch: int) -> list[tuple[str, list[dict]]]:
+    """Batches as the JDBC sink writes them: Kafka Connect hands it polls of up to `batch` records
+    across the topics, and it writes one multi-row INSERT per table of each poll."""
+    batches = []
+    for start in range(0, len(events), batch):
+        poll: dict[str, list[dict]] = {}
+        for event in events[start:start + batch]:
+            poll.setdefault(event["__topic"].rsplit(".", 1)[1], []).append(event)
+        batches += list(poll.items())
+    return batches
+
+
+def insert_batches(conn, schema_name: str, batches) -> float:
+    """Insert every batch as one multi-row INSERT in its own transaction; return seconds.
+    Statements and parameters are built before the clock starts: only the database is timed."""
+    statements = []
+    cursor = psycopg.ClientCursor(conn)
+    for table, rows in batches:
+        columns = list(rows[0])
+        row_sql = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(columns)))
+        query = sql.SQL("INSERT INTO {}.{} ({}) VALUES {}").format(
+            sql.Identifier(schema_name), sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.SQL(", ").join([row_sql] * len(rows))).as_string(conn)
+        statements.append(cursor.mogrify(query, [r[c] for r in rows for c in columns]))
+    began = time.perf_counter()
+    for statement in statements:
+        conn.execute(statement)
+    return time.perf_counter() - began
+
+
+def fresh_database(admin_dsn: str, name: str) -> str:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
+    schema.migrate(Settings.from_env(warehouse_dsn=dsn))
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        # The same landing tables (columns, identity, defaults, indexes) without the engine's triggers.
+        conn.execute("CREATE SCHEMA plain")
+        for table in TABLES:
+            conn.execute(sql.SQL("CREATE TABLE plain.{} (LIKE landing.{} INCLUDING ALL)").format(
+                sql.Identifier(table), sql.Identifier(table)))
+    return dsn
+
+
+def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int) -> None:
+    batches = sink_batches(events, batch)
+    with_triggers, without = [], []
+    for run in range(runs):
+        dsn = fresh_database(admin_dsn, "whctl_bench")
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            without.append(len(events) / insert_batches(conn, "plain", batches))
+            with_triggers.append(len(events) / insert_batches(conn, "landing", batches))
+            facts = conn.execute("SELECT count(*) FROM dw.fact_orders").fetchone()[0]
+            quarantined = conn.execute("SELECT count(*) FROM ops.quarantine").fetchone()[0]
+        print(f"  run {run + 1}: {with_triggers[-1]:,.0f} events/s with triggers, {without[-1]:,.0f} without "
+              f"({facts:,} facts, {quarantined} quarantined)", file=sys.stderr)
+    applied, plain = statistics.median(with_triggers), statistics.median(without)
+    print(f"events: {len(events):,} in sink polls of {batch} ({len(batches):,} table batches)")
+    print(f"applied by the engine:   {applied:,.0f} events/s (median of {runs})")
+    print(f"insert without triggers: {plain:,.0f} events/s (median of {runs})")
+    print(f"overhead ratio:          {plain / applied:.2f}")
+
+
+def bench_kpi(admin_dsn: str, facts: int, repeats: int = 5) -> None:
+    dsn = fresh_database(admin_dsn, "whctl_bench_kpi")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        print(f"loading {facts:,} facts for the KPI queries", file=sys.stderr)
+        conn.execute("SELECT dw.ensure_dates('2024-01-01', '2025-12-31')")
+        conn.execute("""INSERT INTO dw.dim_customer (customer_id, first_name, last_name, city, country, valid_from)
+                        SELECT i, 'First' || i, 'Last' || i, 'City ' || i % 200, 'Country ' || i % 20, '1900-01-01'
+                        FROM generate_series(1, 50000) i""")
+        # 2000 products with three price versions each
+        conn.execute("""INSERT INTO dw.dim_product (product_id, product_name, category, brand, price, cost, valid_from, valid_to,
+                                                    is_current, version)
+                        SELECT i, 'Product ' || i, 'Category ' || i % 25, 'Brand ' || i % 60, 10 + v * 5 + i % 90, 8,
+                               CASE v WHEN 1 THEN '1900-01-01'::timestamp ELSE timestamp '2024-01-01' + (v * interval '200 days') END,
+                               CASE v WHEN 3 THEN '9999-12-31'::timestamp ELSE timestamp '2024-01-01' + ((v + 1) * interval '200 days') END,
+                               v = 3, v
+                        FROM generate_series(1, 2000) i, generate_series(1, 3) v""")
+        conn.execute(f"""INSERT INTO dw.fact_orders (order_id, order_item_id, customer_key, product_key, date_key, quantity,
+                                                     unit_price, line_total, order_status, customer_id, product_id, order_date)
+                         SELECT i / 3, i, c.customer_key, p.product_key, to_char(t, 'YYYYMMDD')::int, 1 + i % 4,
+                                p.price, p.price * (1 + i % 4), 'delivered', c.customer_id, p.product_id, t
+                         FROM generate_series(1, {facts}) i
+                         CROSS JOIN LATERAL (SELECT timestamp '2024-01-01' + (i % 700) * interval '1 day' AS t) ts
+                         JOIN dw.dim_customer c ON c.customer_id = 1 + (i * 7919) % 50000 AND c.customer_key > 0
+                         JOIN dw.dim_product p ON p.product_id = 1 + (i * 104729) % 2000
+                              AND ts.t >= p.valid_from AND ts.t < p.valid_to""")
+        conn.execute("VACUUM ANALYZE")
+        print(f"KPI queries on {conn.execute('SELECT count(*) FROM dw.fact_orders').fetchone()[0]:,} facts "
+              f"(median of {repeats}):")
+        for name, query in KPI_QUERIES.items():
+            conn.execute(query).fetchall()  # warm the cache
+            times = []
+            for _ in range(repeats):
+                began = time.perf_counter()
+                conn.execute(query).fetchall()
+                times.append((time.perf_counter() - began) * 1000)
+            print(f"  {name:<38} {statistics.median(times):8.1f} ms")
+
+
+def local_server():
+    """A throw-away cluster when no WH_BENCH_ADMIN_DSN is given."""
+    base = Path(tempfile.mkdtemp(prefix="whctl-bench-pg-"))
+    base.chmod(0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    password = secrets.token_urlsafe(16)
+    cluster = LocalCluster(base, port=port, superuser="postgres", password=password,
+                           settings={"shared_buffers": "'512MB'", "work_mem": "'32MB'"})
+    cluster.init()
+    cluster.start()
+    return cluster, base, f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--facts", type=int, default=1_000_000, help="fact rows for the KPI queries (0 skips them)")
+    args = parser.parse_args()
+    cluster = base = None
+    admin_dsn = os.environ.get("WH_BENCH_ADMIN_DSN")
+    if not admin_dsn:
+        cluster, base, admin_dsn = local_server()
+    try:
+        events = synthetic_events(args.events)
+        bench_apply(admin_dsn, events, args.batch, args.runs)
+        if args.facts:
+            bench_kpi(admin_dsn, args.facts)
+    finally:
+        if cluster:
+            cluster.stop()
+            shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
