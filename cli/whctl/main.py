@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from whctl import __version__
-from whctl.commands import migrate, stack
+from whctl.commands import deploy, migrate, quarantine, stack, status, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -18,3 +18,7 @@ def cli():
 
 cli.add_command(stack.stack)
 cli.add_command(migrate.migrate)
+cli.add_command(deploy.deploy)
+cli.add_command(status.status)
+cli.add_command(verify.verify)
+cli.add_command(quarantine.quarantine)

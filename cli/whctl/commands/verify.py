@@ -1,0 +1,26 @@
+"""`whctl verify`: data-quality checks of the star schema against itself and the source."""
+from __future__ import annotations
+
+import click
+
+from whctl import health, pipeline
+from whctl.options import SOURCE, WAREHOUSE, json_option, settings_options
+from whctl.output import emit, progress
+
+
+@click.command()
+@click.option("--wait", type=float, default=60, show_default=True,
+              help="Seconds to wait for the warehouse to catch up with the source first (0: check now).")
+@settings_options(*WAREHOUSE, *SOURCE)
+@json_option
+def verify(settings, wait: float, as_json: bool):
+    """Referential integrity, duplicate facts, version chains, surrogate keys, reconciliation.
+
+    Exit status 1 when any check fails.
+    """
+    if wait > 0:
+        progress("waiting for the warehouse to catch up with the source")
+        pipeline.wait_for_warehouse(settings, timeout=wait)
+    result = health.verify(settings)
+    emit(result, as_json, health.render)
+    raise SystemExit(result["exit_code"])

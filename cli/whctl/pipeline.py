@@ -1,0 +1,402 @@
+"""The pipeline: prepare the source for CDC, register the connectors, wait for them, report health.
+
+`deploy` is idempotent: each step looks before it acts and reports only what it changed, so a
+second run says "nothing changed". Connector configs are the templates of connectors/ with the
+hosts, ports and database names of the settings filled in; passwords stay `${file:...}`
+references to the Connect worker's secrets file (FileConfigProvider) and are never printed.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import psycopg
+import requests
+from psycopg import sql
+
+from whctl import schema
+from whctl.config import PROJECT_ROOT, Settings
+from whctl.db import connect
+from whctl.output import WhctlError, progress
+
+CONNECTORS = PROJECT_ROOT / "connectors"
+SOURCE_TABLES = ("customers", "products", "orders", "order_items")
+CDC_ROLE = "whctl_cdc"
+PUBLICATION = "whctl_pub"
+SLOT = "whctl_slot"
+HEARTBEAT_SCHEMA = "whctl"
+SOURCE_CONNECTOR = "whctl-source"
+SINK_CONNECTOR = "whctl-sink"
+CONNECTOR_NAMES = (SOURCE_CONNECTOR, SINK_CONNECTOR)
+WAREHOUSE_LOGIN_ROLES = ("wh_loader", "wh_analyst")
+_PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
+
+
+# --- connector configs ------------------------------------------------------------------------
+
+def _endpoint(settings: Settings, which: str) -> dict[str, str]:
+    """host, port, db of the source or warehouse as Connect must reach them."""
+    dsn = settings.source_dsn if which == "source" else settings.warehouse_dsn
+    if dsn:
+        params = psycopg.conninfo.conninfo_to_dict(dsn)
+        return {"host": str(params.get("host", "localhost")), "port": str(params.get("port", 5432)), "db": str(params["dbname"])}
+    port = settings.source_port if which == "source" else settings.warehouse_port
+    db = settings.source_db if which == "source" else settings.warehouse_db
+    return {"host": settings.host, "port": str(port), "db": db}
+
+
+def secrets_path(settings: Settings) -> Path:
+    from whctl.localstack.connect import secrets_file
+
+    return secrets_file(settings)
+
+
+def desired_connectors(settings: Settings) -> dict[str, dict]:
+    """{name: config} from connectors/*.json with the settings' endpoints filled in."""
+    src, wh = _endpoint(settings, "source"), _endpoint(settings, "warehouse")
+    values = {
+        "source_host": src["host"], "source_port": src["port"], "source_db": src["db"],
+        "warehouse_host": wh["host"], "warehouse_port": wh["port"], "warehouse_db": wh["db"],
+        "secrets_file": str(secrets_path(settings)),
+    }
+
+    def fill(text: str) -> str:
+        def one(match: re.Match) -> str:
+            if match[1] not in values:
+                raise WhctlError(f"unknown placeholder {{{{{match[1]}}}}} in a connector template")
+            return values[match[1]]
+        return _PLACEHOLDER.sub(one, text)
+
+    result = {}
+    for path in (CONNECTORS / "source.json", CONNECTORS / "sink.json"):
+        template = json.loads(path.read_text())
+        result[template["name"]] = {k: fill(str(v)) for k, v in template["config"].items()}
+    return result
+
+
+def _printable(key: str, value: str | None) -> str | None:
+    """Config values are shown as they are, except a literal password (a reference is fine)."""
+    if value is not None and "password" in key and not value.startswith("${"):
+        return "<hidden>"
+    return value
+
+
+def config_diff(desired: dict, live: dict | None) -> dict[str, dict]:
+    """{key: {"live": v, "desired": v}} for every key that differs (the `name` key aside)."""
+    live = {k: v for k, v in (live or {}).items() if k != "name"}
+    return {k: {"live": _printable(k, live.get(k)), "desired": _printable(k, desired.get(k))}
+            for k in sorted(set(desired) | set(live)) if desired.get(k) != live.get(k)}
+
+
+class Connect:
+    """The few calls of the Kafka Connect REST API whctl needs, with errors that say what to do."""
+
+    def __init__(self, settings: Settings):
+        self.url = settings.connect.rstrip("/")
+
+    def _request(self, method: str, path: str, **kwargs) -> requests.Response:
+        try:
+            return requests.request(method, f"{self.url}{path}", timeout=kwargs.pop("timeout", 30), **kwargs)
+        except requests.ConnectionError:
+            raise WhctlError(f"cannot reach Kafka Connect at {self.url}",
+                             hint="start the local stack with `whctl stack up`, or set WH_CONNECT_URL") from None
+        except requests.Timeout:
+            raise WhctlError(f"Kafka Connect at {self.url} did not answer {method} {path} in time") from None
+
+    def reachable(self) -> bool:
+        try:
+            requests.get(f"{self.url}/", timeout=3).raise_for_status()
+            return True
+        except requests.RequestException:
+            return False
+
+    def config(self, name: str) -> dict | None:
+        response = self._request("GET", f"/connectors/{name}/config")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    def status(self, name: str) -> dict | None:
+        response = self._request("GET", f"/connectors/{name}/status")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+    def put_config(self, name: str, config: dict, timeout: float = 120) -> int:
+        """PUT the config (idempotent); a rebalance answers 409: retry with backoff."""
+        deadline, delay = time.monotonic() + timeout, 0.5
+        while True:
+            response = self._request("PUT", f"/connectors/{name}/config", json=config)
+            if response.status_code in (200, 201):
+                return response.status_code
+            if response.status_code == 409 and time.monotonic() + delay < deadline:
+                progress(f"Kafka Connect is rebalancing; retrying {name} in {delay:.1f}s")
+                time.sleep(delay)
+                delay = min(delay * 2, 8)
+                continue
+            raise WhctlError(f"Kafka Connect refused the config of {name} (HTTP {response.status_code}): {_message(response)}")
+
+    def call(self, method: str, path: str, ok=(200, 202, 204)) -> requests.Response:
+        response = self._request(method, path)
+        if response.status_code not in ok:
+            raise WhctlError(f"Kafka Connect: {method} {path} answered HTTP {response.status_code}: {_message(response)}")
+        return response
+
+    def wait_running(self, name: str, timeout: float = 120) -> dict:
+        """Poll until the connector and every task run; a failed task ends the wait with its trace."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = self.status(name)
+            if last:
+                failed = [t for t in last.get("tasks", []) if t["state"] == "FAILED"]
+                if last["connector"]["state"] == "FAILED":
+                    failed.insert(0, {"id": "connector", **last["connector"]})
+                if failed:
+                    raise WhctlError(f"connector {name} failed:\n{readable_trace(failed[0].get('trace', ''))}",
+                                     hint=f"see the Connect log; fix, then `whctl deploy` again (or restart: POST /connectors/{name}/restart?includeTasks=true)")
+                tasks = last.get("tasks", [])
+                if last["connector"]["state"] == "RUNNING" and tasks and all(t["state"] == "RUNNING" for t in tasks):
+                    return last
+            time.sleep(0.25)
+        state = "not registered" if not last else f"connector {last['connector']['state']}, tasks {[t['state'] for t in last.get('tasks', [])]}"
+        raise WhctlError(f"connector {name} did not run within {timeout:.0f}s ({state})")
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        return response.json().get("message", response.text)[:2000]
+    except ValueError:
+        return response.text[:2000]
+
+
+def readable_trace(trace: str, limit: int = 12) -> str:
+    """A Java trace cut to what a person reads: the exception lines and 'Caused by' lines first."""
+    lines = [line.rstrip() for line in trace.splitlines() if line.strip()]
+    if not lines:
+        return "  (no trace)"
+    keep = [lines[0]] + [line for line in lines[1:] if line.lstrip().startswith("Caused by")]
+    return "\n".join("  " + line for line in keep[:limit])
+
+
+# --- source and warehouse preparation ---------------------------------------------------------
+
+@dataclass
+class Step:
+    what: str
+    apply: Callable[[psycopg.Connection], None] = field(repr=False)
+
+
+def _can_login(settings: Settings, which: str, role: str, password: str, replication: bool = False) -> bool:
+    kwargs = settings.connection_kwargs(which)
+    kwargs.update(user=role, password=password, connect_timeout=3)
+    if replication:
+        kwargs["replication"] = "database"
+    try:
+        psycopg.connect(**kwargs).close()
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def _password_step(settings: Settings, which: str, role: str, steps: list[Step], replication: bool = False) -> None:
+    password = settings.password(role)
+    if not _can_login(settings, which, role, password, replication):
+        steps.append(Step(f"set the password of role {role}",
+                          lambda c: c.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))))
+
+
+def source_plan(settings: Settings, conn: psycopg.Connection) -> list[Step]:
+    """What the source needs for CDC and does not have yet."""
+    steps: list[Step] = []
+    q = lambda query, *args: conn.execute(query, args).fetchone()  # noqa: E731
+    missing = [t for t in SOURCE_TABLES if q("SELECT to_regclass(%s)", f"public.{t}")[0] is None]
+    if missing:
+        if settings.source_dsn:
+            raise WhctlError(f"the source has no table {', '.join(missing)}",
+                             hint="whctl captures the application's tables; point WH_SOURCE_DSN at its database")
+        schema_sql = (PROJECT_ROOT / "cli" / "whctl" / "sql" / "source_schema.sql").read_text()
+        steps.append(Step("create the application's tables (local stack: the proposal's schema)", lambda c: c.execute(schema_sql)))
+    if q("SELECT 1 FROM pg_roles WHERE rolname = %s", CDC_ROLE) is None:
+        steps.append(Step(f"create role {CDC_ROLE} (LOGIN REPLICATION)",
+                          lambda c: c.execute(sql.SQL("CREATE ROLE {} LOGIN REPLICATION").format(sql.Identifier(CDC_ROLE)))))
+    elif q("SELECT rolreplication AND rolcanlogin FROM pg_roles WHERE rolname = %s", CDC_ROLE)[0] is False:
+        steps.append(Step(f"give role {CDC_ROLE} LOGIN REPLICATION",
+                          lambda c: c.execute(sql.SQL("ALTER ROLE {} LOGIN REPLICATION").format(sql.Identifier(CDC_ROLE)))))
+    if any(s.what.startswith("create role") for s in steps):
+        steps.append(Step(f"set the password of role {CDC_ROLE}",
+                          lambda c: c.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                              sql.Identifier(CDC_ROLE), sql.Literal(settings.password(CDC_ROLE))))))
+    else:
+        _password_step(settings, "source", CDC_ROLE, steps, replication=True)
+    if q("SELECT to_regclass('whctl.heartbeat')")[0] is None:
+        steps.append(Step("create the heartbeat table whctl.heartbeat", lambda c: c.execute(
+            "CREATE SCHEMA IF NOT EXISTS whctl;"
+            " CREATE TABLE whctl.heartbeat (id integer PRIMARY KEY, beat_at text NOT NULL)")))
+    # SELECT on the captured tables only; the heartbeat table is written by the connector.
+    fresh_role = any(s.what.startswith("create role") for s in steps)
+    fresh_heartbeat = any(s.what.startswith("create the heartbeat") for s in steps)
+    for table in SOURCE_TABLES:
+        if fresh_role or table in missing or not q("SELECT has_table_privilege(%s, %s, 'SELECT')", CDC_ROLE, f"public.{table}")[0]:
+            steps.append(Step(f"grant SELECT on public.{table} to {CDC_ROLE}", lambda c, t=table: c.execute(
+                sql.SQL("GRANT USAGE ON SCHEMA public TO {r}; GRANT SELECT ON public.{t} TO {r}").format(
+                    r=sql.Identifier(CDC_ROLE), t=sql.Identifier(t)))))
+    if fresh_role or fresh_heartbeat or not q(
+            "SELECT has_table_privilege(%s, 'whctl.heartbeat', 'INSERT, UPDATE, SELECT')", CDC_ROLE)[0]:
+        steps.append(Step(f"grant USAGE on schema whctl and INSERT, UPDATE, SELECT on whctl.heartbeat to {CDC_ROLE}", lambda c: c.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA whctl TO {r}; GRANT INSERT, UPDATE, SELECT ON whctl.heartbeat TO {r}").format(r=sql.Identifier(CDC_ROLE)))))
+    wanted = sorted([f"public.{t}" for t in SOURCE_TABLES] + ["whctl.heartbeat"])
+    if q("SELECT 1 FROM pg_publication WHERE pubname = %s", PUBLICATION) is None:
+        steps.append(Step(f"create publication {PUBLICATION} for {', '.join(wanted)}", lambda c: c.execute(
+            sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
+                sql.Identifier(PUBLICATION), sql.SQL(", ").join(sql.Identifier(*t.split(".")) for t in wanted)))))
+    else:
+        have = sorted(f"{r[0]}.{r[1]}" for r in conn.execute(
+            "SELECT schemaname, tablename FROM pg_publication_tables WHERE pubname = %s", (PUBLICATION,)).fetchall())
+        if have != wanted:
+            steps.append(Step(f"set the tables of publication {PUBLICATION} to {', '.join(wanted)} (was {', '.join(have) or 'none'})",
+                              lambda c: c.execute(sql.SQL("ALTER PUBLICATION {} SET TABLE {}").format(
+                                  sql.Identifier(PUBLICATION), sql.SQL(", ").join(sql.Identifier(*t.split(".")) for t in wanted)))))
+    # Updates and deletes need a replica identity: the primary key (default) suffices; a table
+    # without one gets FULL. TOASTed unchanged values are carried forward by the engine.
+    for table in SOURCE_TABLES:
+        row = q("SELECT c.relreplident, EXISTS (SELECT FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)"
+                " FROM pg_class c WHERE c.oid = to_regclass(%s)", f"public.{table}")
+        if row and (row[0] == "n" or (row[0] == "d" and not row[1])):
+            steps.append(Step(f"set REPLICA IDENTITY FULL on public.{table} (no primary key)", lambda c, t=table: c.execute(
+                sql.SQL("ALTER TABLE public.{} REPLICA IDENTITY FULL").format(sql.Identifier(t)))))
+    return steps
+
+
+def warehouse_role_plan(settings: Settings) -> list[Step]:
+    steps: list[Step] = []
+    for role in WAREHOUSE_LOGIN_ROLES:
+        _password_step(settings, "warehouse", role, steps)
+    return steps
+
+
+def _run_steps(settings: Settings, which: str, steps: list[Step]) -> None:
+    if not steps:
+        return
+    with connect(settings, which) as conn:
+        for step in steps:
+            progress(f"{which}: {step.what}")
+            step.apply(conn)
+
+
+# --- deploy -----------------------------------------------------------------------------------
+
+def deploy(settings: Settings, dry_run: bool = False, timeout: float = 180) -> dict:
+    """Bring warehouse, source and connectors to the desired state; report what changed."""
+    report: dict = {"dry_run": dry_run, "warehouse": {}, "source": [], "connectors": {}}
+    connect_api = Connect(settings)
+
+    # warehouse: migrations and PL/pgSQL, then the login roles' passwords
+    if dry_run:
+        state = schema.status(settings)
+        report["warehouse"] = {"pending": [] if state.migrations_current else [f"migrations {state.revision or 'empty'} -> {state.head}"]}
+        if not state.code_current:
+            report["warehouse"]["pending"].append("re-apply plpgsql/ (the database's functions differ)")
+        if state.revision is not None:
+            report["warehouse"]["pending"] += [s.what for s in warehouse_role_plan(settings)]
+        else:
+            report["warehouse"]["pending"] += [f"set the password of role {r}" for r in WAREHOUSE_LOGIN_ROLES]
+    else:
+        progress("warehouse: applying migrations and plpgsql/")
+        result = schema.migrate(settings, source_timezone=settings.source_timezone)
+        changes = []
+        if result["migrations_applied"]:
+            changes.append(f"migrations {result['from_revision'] or 'empty'} -> {result['to_revision']}")
+        if result["plpgsql_changed"]:
+            changes.append(f"plpgsql/ re-applied with changes ({result['plpgsql_files']} files)")
+        steps = warehouse_role_plan(settings)
+        _run_steps(settings, "warehouse", steps)
+        report["warehouse"] = {"changed": changes + [s.what for s in steps]}
+
+    # source
+    with connect(settings, "source") as conn:
+        steps = source_plan(settings, conn)
+    report["source"] = [s.what for s in steps]
+    if not dry_run:
+        with connect(settings, "source") as conn:
+            for step in steps:
+                progress(f"source: {step.what}")
+                step.apply(conn)
+
+    # secrets the worker reads (the local stack's file), then the connectors
+    if not dry_run:
+        from whctl.localstack.connect import write_secrets
+
+        for role in (CDC_ROLE, *WAREHOUSE_LOGIN_ROLES):
+            settings.password(role)
+        before = secrets_path(settings).read_bytes() if secrets_path(settings).exists() else None
+        write_secrets(settings)
+        report["secrets_changed"] = secrets_path(settings).read_bytes() != before
+
+    for name, desired in desired_connectors(settings).items():
+        live = connect_api.config(name)
+        diff = config_diff(desired, live)
+        entry = {"action": "unchanged" if not diff else ("create" if live is None else "update"),
+                 "diff": diff if live is not None else {}}
+        report["connectors"][name] = entry
+        if not dry_run:
+            if diff:
+                progress(f"connect: {'registering' if live is None else 'updating'} {name}")
+                connect_api.put_config(name, desired)
+            elif report.get("secrets_changed"):
+                # the config is unchanged but a secret it reads moved: restart to re-read it
+                connect_api.call("POST", f"/connectors/{name}/restart?includeTasks=true")
+                entry["action"] = "restarted (secrets changed)"
+            progress(f"connect: waiting for {name} and its tasks to run")
+            status = connect_api.wait_running(name, timeout)
+            entry["state"] = status["connector"]["state"]
+            entry["tasks"] = [t["state"] for t in status["tasks"]]
+
+    report["changed"] = bool(
+        report["warehouse"].get("changed") or report["warehouse"].get("pending") or report["source"]
+        or any(c["action"] != "unchanged" for c in report["connectors"].values()))
+    return report
+
+
+# --- waiting for the warehouse ----------------------------------------------------------------
+
+def source_lsn(settings: Settings) -> int:
+    with connect(settings, "source", autocommit=True) as conn:
+        return conn.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0]
+
+
+def wait_for_warehouse(settings: Settings, timeout: float = 60,
+                       predicate: Callable[[psycopg.Connection], bool] | None = None) -> float:
+    """Wait until every change committed in the source before this call is applied in the warehouse.
+
+    Takes the source's current WAL position, writes a heartbeat (so the wait does not depend on the
+    connector's heartbeat interval), and waits until a heartbeat at or after that position has
+    landed (the sink consumes the table topics and the heartbeat topic in one task, in order per
+    topic), and then until `predicate(warehouse_connection)` holds if given. Returns the seconds
+    waited; raises WhctlError on timeout. For `whctl seed`/`demo` and the tests.
+    """
+    started = time.monotonic()
+    with connect(settings, "source", autocommit=True) as src:
+        target = src.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0]
+        src.execute("INSERT INTO whctl.heartbeat (id, beat_at) VALUES (2, clock_timestamp()::text)"
+                    " ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at")
+    deadline = started + timeout
+    landed_twice = 0
+    with connect(settings, "warehouse", autocommit=True) as wh:
+        while time.monotonic() < deadline:
+            newest = wh.execute("SELECT max(__lsn) FROM landing.heartbeat").fetchone()[0]
+            if newest is not None and newest >= target:
+                landed_twice += 1
+                # one more poll round after the heartbeat landed: batches of other topics fetched
+                # in the same poll are flushed by then
+                if landed_twice >= 2 and (predicate is None or predicate(wh)):
+                    return time.monotonic() - started
+            time.sleep(0.1)
+    raise WhctlError(f"the warehouse did not catch up with the source within {timeout:.0f}s",
+                     hint="see `whctl status` for the part that lags")
