@@ -67,14 +67,13 @@ class JavaProcess:
     out_file: Path  # the JVM's own stdout/stderr (the application logs through log4j2)
 
     def pid(self) -> int | None:
-        """The pid when the process runs our main class, else None (a stale pid file is removed)."""
+        """The pid when the process runs our main class, else None (a stale file is overwritten by the next start)."""
         try:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
         if self.main_class in _cmdline(pid) and not _zombie(pid):
             return pid
-        self.pid_file.unlink(missing_ok=True)
         return None
 
     def start(self, java: Path, jvm_args: list[str], classpath: str, args: list[str], env: dict | None = None) -> int:
@@ -86,6 +85,9 @@ class JavaProcess:
                 stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True, env=env,
             )
+        # Until it has exec'd java the child shows our own command line, and pid() would take the
+        # pid file for a stale one and remove it: wait for the exec first.
+        wait_for(lambda: self.main_class in _cmdline(process.pid) or process.poll() is not None, 10, interval=0.01)
         self.pid_file.write_text(f"{process.pid}\n")
         return process.pid
 
