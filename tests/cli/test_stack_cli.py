@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -72,6 +73,22 @@ def test_refuses_a_non_loopback_host(tmp_path, monkeypatch):
     monkeypatch.setenv("WH_STATE_DIR", str(tmp_path / "state"))
     result = _run("stack", "up", "--host", "0.0.0.0")
     assert result.exit_code == 1 and "loopback only" in result.output
+
+
+def test_a_taken_port_is_one_clear_error_and_starts_nothing(tmp_path, monkeypatch):
+    state = tmp_path / "state"
+    sandbox.share_runtime(state)
+    for name, value in sandbox.sandbox_env(state).items():
+        monkeypatch.setenv(name, value)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        monkeypatch.setenv("WH_KAFKA_CONTROLLER_PORT", str(port))
+        result = _run("stack", "up")
+    assert result.exit_code == 1
+    assert f"port {port} for kafka is taken" in result.output and "WH_KAFKA_CONTROLLER_PORT" in result.output
+    assert not (state / "run" / "kafka.pid").exists()
 
 
 def test_status_of_a_stack_never_started(tmp_path, monkeypatch):

@@ -57,13 +57,20 @@ class Stack:
                 fcntl.flock(lock, fcntl.LOCK_EX)
             yield
 
-    def _ensure_port_free(self, component) -> None:
-        if proc.port_open(self.settings.host, component.port, timeout=0.5):
-            env = {"source": "WH_SOURCE_PORT", "warehouse": "WH_WAREHOUSE_PORT", "kafka": "WH_KAFKA_PORT", "connect": "WH_CONNECT_PORT"}
-            raise WhctlError(
-                f"port {component.port} for {component.name} is taken by a process that is not this stack's",
-                hint=f"stop that process, or choose another port with {env[component.name]}",
-            )
+    def _ensure_ports_free(self, component) -> None:
+        s = self.settings
+        ports = {
+            "source": [(s.source_port, "WH_SOURCE_PORT")],
+            "warehouse": [(s.warehouse_port, "WH_WAREHOUSE_PORT")],
+            "kafka": [(s.kafka_port, "WH_KAFKA_PORT"), (s.kafka_controller_port, "WH_KAFKA_CONTROLLER_PORT")],
+            "connect": [(s.connect_port, "WH_CONNECT_PORT")],
+        }[component.name]
+        for port, variable in ports:
+            if proc.port_open(s.host, port, timeout=0.5):
+                raise WhctlError(
+                    f"port {port} for {component.name} is taken by a process that is not this stack's",
+                    hint=f"stop that process, or choose another port with {variable}",
+                )
 
     def up(self) -> dict[str, str]:
         """Start what is not running, wait until everything is healthy. Returns {component: action}."""
@@ -79,7 +86,7 @@ class Stack:
                 if component.pid() is not None:
                     actions[component.name] = "already running"
                     return
-                self._ensure_port_free(component)
+                self._ensure_ports_free(component)
                 progress(f"starting {component.name} on {self.settings.host}:{component.port}")
                 component.launch()
                 actions[component.name] = "started"
