@@ -34,8 +34,21 @@ test-cli: prereqs venv
 test-e2e: prereqs venv runtime
 	$(BIN)/pytest tests/e2e
 
-demo: prereqs venv runtime  ## bring the stack up and run the pipeline with sample data
+demo: prereqs venv runtime  ## bring the stack up, deploy, seed, play the three scenarios, show status and KPIs
 	$(BIN)/whctl stack up
+	$(BIN)/whctl deploy
+	$(BIN)/whctl seed
+	$(BIN)/whctl demo all
+	@echo; echo "== whctl status =="
+	-@$(BIN)/whctl status
+	@echo; echo "== the proposal's KPI queries (whctl kpi --sql shows them) =="
+	@$(BIN)/whctl kpi --limit 5
+	@echo
+	@echo "Next:"
+	@echo "  - the SCD notebook:  $(BIN)/pip install jupyterlab && $(BIN)/jupyter lab notebooks/SCD_Demo.ipynb"
+	@echo "  - more changes:      $(BIN)/whctl demo customer-move   (or price-change, new-order)"
+	@echo "  - health:            $(BIN)/whctl status --watch"
+	@echo "  - stop everything:   make stop"
 
 stop:  ## stop every process of the local stack
 	@if [ -x $(BIN)/whctl ]; then $(BIN)/whctl stack down; fi

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from whctl import __version__
-from whctl.commands import demo, deploy, migrate, quarantine, seed, stack, status, verify
+from whctl.commands import demo, deploy, kpi, migrate, quarantine, seed, stack, status, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -24,3 +24,4 @@ cli.add_command(verify.verify)
 cli.add_command(quarantine.quarantine)
 cli.add_command(seed.seed)
 cli.add_command(demo.demo)
+cli.add_command(kpi.kpi)
