@@ -175,7 +175,7 @@ CREATE INDEX dim_product_inferred ON dw.dim_product (product_key) WHERE is_infer
 
 CREATE TABLE dw.dim_date (
     date_key     integer PRIMARY KEY,             -- YYYYMMDD
-    date         date NOT NULL UNIQUE,
+    date         date NOT NULL,
     day_of_week  varchar(10),
     day_of_month integer,
     month        integer,
@@ -186,6 +186,8 @@ CREATE TABLE dw.dim_date (
     is_holiday   boolean
 );
 CREATE INDEX dim_date_year_month ON dw.dim_date (year, month);
+-- One row per real date (the unknown member -1 carries a placeholder date).
+CREATE UNIQUE INDEX dim_date_one_row_per_date ON dw.dim_date (date) WHERE date_key > 0;
 
 CREATE TABLE dw.fact_orders (
     order_fact_key bigserial PRIMARY KEY,

@@ -8,6 +8,10 @@ CREATE OR REPLACE FUNCTION dw.apply_changes(p_table text, p_keys integer[])
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+-- Plan each statement for the keys and table sizes at hand: a generic plan cached while the tables
+-- were small keeps scanning them whole as they grow. (Not set around the deferred foreign-key checks
+-- of ops.apply_or_quarantine: those plans are fine cached.)
+SET plan_cache_mode = force_custom_plan
 AS $$
 BEGIN
     CASE p_table
