@@ -53,14 +53,17 @@ def check_version_chains(conn) -> int:
             "  WHERE q.landing_table = {lt} AND q.landing_id = l.landing_id) "
             "ORDER BY l.{nk}, l.__lsn, l.__op").format(
                 nk=sql.Identifier(natural), t=sql.Identifier(landing), lt=sql.Literal(landing))).fetchall()
-        # last_op: keys that were ever present in the source (a non-delete event), with their last operation
-        last_op, delete_times, present = {}, {}, set()
+        # The source's history per key, one state per transaction (several changes at one commit
+        # time count as their last one): was the key ever present, its last operation, its deletes.
+        history: dict[int, list] = {}
         for key, op, at in events:
-            last_op[key] = op
-            present |= {key} if op != "d" else set()
-            if op == "d":
-                delete_times.setdefault(key, set()).add(at)
-        last_op = {k: op for k, op in last_op.items() if k in present}
+            steps = history.setdefault(key, [])
+            if steps and steps[-1][0] == at:
+                steps[-1] = (at, op)
+            else:
+                steps.append((at, op))
+        last_op = {k: steps[-1][1] for k, steps in history.items() if any(op != "d" for _, op in steps)}
+        delete_times = {k: {at for at, op in steps if op == "d"} for k, steps in history.items()}
         chains: dict[int, list] = {}
         for row in rows:
             chains.setdefault(row[0], []).append(row)
