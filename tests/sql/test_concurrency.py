@@ -1,0 +1,136 @@
+"""Concurrency (design.md, "Performance principles"): several sink tasks insert at once. Two
+connections landing overlapping batches of the same keys in explicit transactions neither deadlock
+nor fail, keep promise 1, and end as a sequential landing of the same events would."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+import psycopg
+import pytest
+
+from tests.sql.changes import Source, customer, land, land_each, order, order_item, product, table_of
+from tests.sql.warehouse import check_version_chains, dw_snapshot, quarantined, rebuild
+
+WAIT = 20.0   # seconds a blocked transaction may take to show up as waiting
+
+
+def _history():
+    src = Source()
+    events, at = [], datetime(2025, 1, 1)
+    for step in range(40):
+        at += timedelta(hours=7)
+        k = step % 4 + 1
+        events.append(src.change("customers", "c" if step < 4 else "u", customer(k, city=f"City {step}"), at))
+        events.append(src.change("products", "c" if step < 4 else "u", product(k, price=100 + step), at))
+        events.append(src.change("orders", "c", order(step, k, at + timedelta(minutes=30)), at))
+        events.append(src.change("order_items", "c", order_item(step, step, 5 - k), at))
+    return events
+
+
+def _batches(events, size):
+    """Consecutive events of one table, at most `size` per batch."""
+    out = []
+    for event in events:
+        if out and table_of(out[-1][0]) == table_of(event) and len(out[-1]) < size:
+            out[-1].append(event)
+        else:
+            out.append([event])
+    return out
+
+
+def _sink_task(dsn, batches, per_transaction, barrier):
+    with psycopg.connect(dsn) as conn:   # not autocommit: explicit transactions
+        barrier.wait()
+        for i in range(0, len(batches), per_transaction):
+            with conn.transaction():
+                for batch in batches[i:i + per_transaction]:
+                    land(conn, batch)
+
+
+def test_two_sink_tasks_landing_the_same_keys_at_once(warehouse_dsn, wh, wh2):
+    events = _history()
+    # task 1 lands the history in source order; task 2 re-delivers all of it, newest first, in
+    # other batch sizes; both in transactions of several batches touching several tables
+    one = _batches(events, 3)
+    two = _batches(events[::-1], 5)
+    barrier = threading.Barrier(2)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(_sink_task, warehouse_dsn, one, 4, barrier),
+                   pool.submit(_sink_task, warehouse_dsn, two, 3, barrier)]
+        for f in futures:
+            f.result()          # a deadlock or any error raised by the trigger fails here
+    assert quarantined(wh) == []
+    check_version_chains(wh)
+    land_each(wh2, events)
+    concurrent = dw_snapshot(wh)
+    assert concurrent == dw_snapshot(wh2)
+    rebuild(wh)
+    assert dw_snapshot(wh) == concurrent
+
+
+def _wait_until_blocked(observer, pid):
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if observer.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"backend {pid} never waited for a lock")
+
+
+def test_second_transaction_waits_for_the_first_and_then_sees_its_events(warehouse_dsn, wh, wh2):
+    """Interleaved on purpose: T1 lands a change of customer 1 and keeps its transaction open; T2's
+    change of the same customer waits, then applies on top of T1's once T1 commits."""
+    src = Source()
+    create = src.change("customers", "c", customer(1, city="A"), datetime(2025, 1, 1))
+    first = src.change("customers", "u", customer(1, city="B"), datetime(2025, 2, 1))
+    second = src.change("customers", "u", customer(1, city="C"), datetime(2025, 3, 1))
+    land(wh, [create])
+    with psycopg.connect(warehouse_dsn) as t1, psycopg.connect(warehouse_dsn) as t2, ThreadPoolExecutor(1) as pool:
+        t1.execute("SELECT 1")
+        land(t1, [second])                                  # T1: the later change, not committed
+        t2_pid = t2.info.backend_pid
+        landing = pool.submit(lambda: (land(t2, [first]), t2.commit()))
+        _wait_until_blocked(wh, t2_pid)
+        land(t1, [src.change("products", "c", product(9), datetime(2025, 3, 1))])
+        t1.commit()
+        landing.result(timeout=WAIT)
+    rows = wh.execute("SELECT city, version, is_current FROM dw.dim_customer WHERE customer_id = 1 ORDER BY version").fetchall()
+    assert rows == [("A", 1, False), ("B", 2, False), ("C", 3, True)]
+    check_version_chains(wh)
+    land_each(wh2, [create, first, second])
+    assert dw_snapshot(wh)["dim_customer"] == dw_snapshot(wh2)["dim_customer"]
+
+
+def test_a_fully_quarantined_batch_does_not_deadlock_a_concurrent_sink_task(warehouse_dsn, wh):
+    """A batch whose events are all quarantined applies nothing, yet its transaction goes on (the sink
+    commits batches of several tables together). Two such transactions interleaving with good batches
+    must not deadlock: a deadlock error raised in the trigger stops the sink (promise 8)."""
+    src = Source()
+    at = datetime(2025, 1, 1)
+    bad_product = src.change("products", "c", product(None), at)
+    good_customers = [src.change("customers", "c", customer(1), at)]
+    good_customers_2 = [src.change("customers", "u", customer(1, city="X"), at + timedelta(hours=1))]
+    good_products = [src.change("products", "c", product(5), at)]
+    with psycopg.connect(warehouse_dsn) as t1, psycopg.connect(warehouse_dsn) as t2, ThreadPoolExecutor(1) as pool:
+        land(t2, [bad_product])                 # T2: quarantined only; T2's transaction stays open
+        land(t1, good_customers)                # T1: applies customers
+        blocked = pool.submit(lambda: (land(t2, good_customers_2), t2.commit()))
+        _wait_until_blocked(wh, t2.info.backend_pid)
+        errors = []
+        try:
+            land(t1, good_products)             # T1 now needs what T2 holds, while T2 waits for T1
+            t1.commit()
+        except psycopg.Error as exc:
+            errors.append(exc)
+            t1.rollback()
+        try:
+            blocked.result(timeout=WAIT)
+        except psycopg.Error as exc:
+            errors.append(exc)
+    assert errors == []
+    assert wh.execute("SELECT city FROM dw.dim_customer WHERE customer_id = 1 AND is_current").fetchone() == ("X",)
+    assert wh.execute("SELECT count(*) FROM dw.dim_product WHERE product_id = 5").fetchone() == (1,)
+    check_version_chains(wh)
