@@ -217,8 +217,7 @@ def price_change(demo: Demo) -> Story:
     story = Story("price-change", "Scenario 2: a product's price goes from 100 to 120 (SCD Type 2 on dim_product)")
     row = demo.one(demo.src, """
         SELECT product_id, product_name, price FROM public.products
-        WHERE price BETWEEN 50 AND 150 OR product_id = 100
-        ORDER BY abs(price - 95), product_id LIMIT 1""")
+        ORDER BY price NOT BETWEEN 50 AND 150, abs(price - 95), product_id LIMIT 1""")
     product_id, product_name, start_price = row
     customer_id = demo.one(demo.src, "SELECT max(customer_id) FROM public.customers")[0]
     demo.src.rollback()
@@ -297,10 +296,14 @@ GROUP BY d.date;"""
     before = demo.ask("Total revenue today, before", revenue_sql).rows
     revenue_before = before[0]["revenue"] if before else Decimal("0.00")
 
+    n_customers, n_products = demo.one(demo.src, "SELECT (SELECT count(*) FROM public.customers), (SELECT count(*) FROM public.products)")
+    if n_products < 3:
+        raise WhctlError(f"the source has {n_products} products; the new order needs 3", hint="run `whctl seed`")
     customer_id, name = demo.one(demo.src, "SELECT customer_id, first_name || ' ' || last_name FROM public.customers"
-                                           " ORDER BY customer_id DESC LIMIT 1 OFFSET %s", demo.rng.randrange(20))
+                                           " ORDER BY customer_id DESC LIMIT 1 OFFSET %s", demo.rng.randrange(min(20, n_customers)))
     products = [r[0] for r in demo.src.execute(
-        "SELECT product_id FROM public.products ORDER BY product_id LIMIT 3 OFFSET %s", (demo.rng.randrange(1, 50),)).fetchall()]
+        "SELECT product_id FROM public.products ORDER BY product_id LIMIT 3 OFFSET %s",
+        (demo.rng.randrange(min(50, n_products - 2)),)).fetchall()]
     demo.src.rollback()
     lines = [(pid, q) for pid, q in zip(products, (1, 2, 1))]
     order_id, item_ids, total = demo.place_order(customer_id, lines)
