@@ -65,3 +65,19 @@ def test_commit_time_in_utc_would_misplace_the_same_order(wh):
     land(wh, [src.change("orders", "c", order(1, 5, datetime(2025, 1, 15, 10, 30)), datetime(2025, 1, 15, 15, 31))])
     land(wh, [src.change("order_items", "c", order_item(11, 1, 1), datetime(2025, 1, 15, 15, 31))])
     assert fact(wh, 11)["p_price"] == 100
+
+
+def test_earliest_commit_time_the_checks_accept_applies_in_any_source_timezone(wh):
+    """landing.event_problem accepts commit times from 1900-01-01 00:00 UTC. Converted to a zone west
+    of UTC that is still 1899 locally; a change there must apply (or be refused by the check with a
+    reason), not fail inside the engine."""
+    set_source_timezone(wh, "America/New_York")
+    src = Source()
+    earliest = -2_208_988_800_000_000                   # 1900-01-01 00:00 UTC, the check's lower bound
+    create = {**src.change("customers", "c", customer(1, city="A"), datetime(2025, 1, 1)), "__source_ts_us": earliest}
+    update = {**src.change("customers", "u", customer(1, city="B"), datetime(2025, 1, 1)),
+              "__source_ts_us": earliest + 3_600_000_000}
+    land_each(wh, [create, update])
+    problems = wh.execute("SELECT reason FROM ops.quarantine").fetchall()
+    assert all("could not be applied" not in reason for (reason,) in problems), problems
+    check_version_chains(wh)
