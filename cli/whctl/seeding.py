@@ -14,6 +14,7 @@ shipped, then delivered.
 """
 from __future__ import annotations
 
+import itertools
 import random
 import time
 import unicodedata
@@ -198,6 +199,7 @@ class Generator:
         # a long tail: some products and customers sell far more than others
         product_weights = [1.0 / (1 + (i % 50)) for i in range(len(product_ids))]
         rng.shuffle(product_weights)
+        cum_weights = list(itertools.accumulate(product_weights))
         item_id = first_item_id
         for oid in ids:
             customer = customer_ids[min(len(customer_ids) - 1, int(len(customer_ids) * rng.random() ** 1.3))]
@@ -215,7 +217,7 @@ class Generator:
             n_lines = rng.choices([1, 2, 3, 4, 5], [35, 25, 20, 12, 8])[0]
             chosen = set()
             while len(chosen) < min(n_lines, len(product_ids)):
-                chosen.add(rng.choices(product_ids, product_weights)[0])
+                chosen.add(rng.choices(product_ids, cum_weights=cum_weights)[0])
             lines = []
             total = Decimal("0.00")
             for pid in sorted(chosen):
