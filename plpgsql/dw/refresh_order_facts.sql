@@ -22,7 +22,7 @@ BEGIN
     -- Driven by the keys with LIMIT 1 lookups: one backward scan of (key, LSN) per line and per order.
     v_lines := ARRAY(
         SELECT ROW(li.order_item_id, li.__op = 'd', li.order_id, li.product_id, li.quantity, li.unit_price,
-                   li.line_total, o.customer_id, o.order_date, o.status)::dw.order_line
+                   li.line_total, o.customer_id, o.order_date, o.status, li.created_at)::dw.order_line
         FROM (SELECT DISTINCT unnest(p_order_item_ids)) AS k (order_item_id)
         CROSS JOIN LATERAL (
             SELECT l.*
@@ -69,27 +69,29 @@ BEGIN
     WHERE l.is_deleted AND f.order_item_id = l.order_item_id;
 
     INSERT INTO dw.fact_orders AS f (order_id, order_item_id, customer_key, product_key, date_key, quantity,
-                                     unit_price, line_total, order_status, customer_id, product_id, order_date)
+                                     unit_price, line_total, order_status, customer_id, product_id, order_date,
+                                     created_at)
     SELECT l.order_id, l.order_item_id,
            coalesce(c.customer_key, -1), coalesce(p.product_key, -1),
            coalesce(to_char(l.order_date, 'YYYYMMDD')::integer, -1),
-           l.quantity, l.unit_price, l.line_total, l.order_status, l.customer_id, l.product_id, l.order_date
+           l.quantity, l.unit_price, l.line_total, l.order_status, l.customer_id, l.product_id, l.order_date,
+           l.created_at
     FROM unnest(v_lines) l
     LEFT JOIN LATERAL dw.customer_version_at(l.customer_id, l.order_date) c ON true
     LEFT JOIN LATERAL dw.product_version_at(l.product_id, l.order_date) p ON true
     WHERE NOT l.is_deleted
     ON CONFLICT (order_item_id) DO UPDATE
        SET (order_id, customer_key, product_key, date_key, quantity, unit_price, line_total, order_status,
-            customer_id, product_id, order_date)
+            customer_id, product_id, order_date, created_at)
          = (EXCLUDED.order_id, EXCLUDED.customer_key, EXCLUDED.product_key, EXCLUDED.date_key, EXCLUDED.quantity,
             EXCLUDED.unit_price, EXCLUDED.line_total, EXCLUDED.order_status, EXCLUDED.customer_id,
-            EXCLUDED.product_id, EXCLUDED.order_date)
+            EXCLUDED.product_id, EXCLUDED.order_date, EXCLUDED.created_at)
      WHERE (f.order_id, f.customer_key, f.product_key, f.date_key, f.quantity, f.unit_price, f.line_total,
-            f.order_status, f.customer_id, f.product_id, f.order_date)
+            f.order_status, f.customer_id, f.product_id, f.order_date, f.created_at)
            IS DISTINCT FROM
            (EXCLUDED.order_id, EXCLUDED.customer_key, EXCLUDED.product_key, EXCLUDED.date_key, EXCLUDED.quantity,
             EXCLUDED.unit_price, EXCLUDED.line_total, EXCLUDED.order_status, EXCLUDED.customer_id,
-            EXCLUDED.product_id, EXCLUDED.order_date);
+            EXCLUDED.product_id, EXCLUDED.order_date, EXCLUDED.created_at);
 
     IF v_old_customer_keys IS NOT NULL THEN
         PERFORM dw.remove_unneeded_inferred_members(v_old_customer_keys, v_old_product_keys);

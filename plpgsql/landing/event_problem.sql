@@ -5,7 +5,8 @@
 -- feeds (tests/sql/test_quarantine.py checks they agree with the DDL).
 
 -- The change metadata every event needs: a known operation, its LSN, a plausible commit time
--- (between 1900 and 2100, in epoch microseconds).
+-- (epoch microseconds from 1900-01-02 UTC, so that it is 1900 or later in every time zone, to
+-- before 2100).
 CREATE OR REPLACE FUNCTION landing.event_metadata_problem(p_op text, p_lsn bigint, p_source_ts_us bigint)
 RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -14,7 +15,7 @@ AS $$
         WHEN p_op IS NULL OR p_op NOT IN ('c', 'u', 'd', 'r') THEN format('unknown operation %L', p_op)
         WHEN p_lsn IS NULL THEN 'no source LSN (__lsn)'
         WHEN p_source_ts_us IS NULL THEN 'no source commit time (__source_ts_us)'
-        WHEN p_source_ts_us NOT BETWEEN -2208988800000000 AND 4102444799999999
+        WHEN p_source_ts_us NOT BETWEEN -2208902400000000 AND 4102444799999999
             THEN format('source commit time out of range: %s us', p_source_ts_us)
     END
 $$;

@@ -12,6 +12,9 @@ DECLARE
     v_keys integer[];
     v_good_ids bigint[];
 BEGIN
+    -- First of all: a batch takes the engine lock before it touches anything shared (quarantine,
+    -- statistics), so two sink transactions always lock in the same order and never deadlock.
+    PERFORM ops.take_engine_lock();
     EXECUTE format($sql$
         WITH checked AS (
             SELECT l.landing_id, l.%2$I AS natural_key, landing.event_problem(l) AS problem, l AS event

@@ -15,7 +15,7 @@ DECLARE
     v_quarantined bigint := 0;
     v_count bigint;
 BEGIN
-    PERFORM ops.take_engine_lock();
+    PERFORM ops.take_engine_lock();  -- held already when called by ops.apply_landed; cheap to retake
     BEGIN
         PERFORM dw.apply_changes(p_table, p_keys);
         -- Check the deferred constraints here, where a failure can still be isolated.

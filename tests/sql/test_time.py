@@ -68,16 +68,22 @@ def test_commit_time_in_utc_would_misplace_the_same_order(wh):
 
 
 def test_earliest_commit_time_the_checks_accept_applies_in_any_source_timezone(wh):
-    """landing.event_problem accepts commit times from 1900-01-01 00:00 UTC. Converted to a zone west
-    of UTC that is still 1899 locally; a change there must apply (or be refused by the check with a
-    reason), not fail inside the engine."""
+    """landing.event_problem accepts commit times from 1900-01-02 00:00 UTC: converted to a zone west
+    of UTC that is 1900-01-01 locally, still inside the first version's validity. A change there must
+    apply, not fail inside the engine; a day earlier is refused by the check with a reason."""
     set_source_timezone(wh, "America/New_York")
     src = Source()
-    earliest = -2_208_988_800_000_000                   # 1900-01-01 00:00 UTC, the check's lower bound
+    earliest = -2_208_902_400_000_000                   # 1900-01-02 00:00 UTC, the check's lower bound
     create = {**src.change("customers", "c", customer(1, city="A"), datetime(2025, 1, 1)), "__source_ts_us": earliest}
     update = {**src.change("customers", "u", customer(1, city="B"), datetime(2025, 1, 1)),
               "__source_ts_us": earliest + 3_600_000_000}
     land_each(wh, [create, update])
-    problems = wh.execute("SELECT reason FROM ops.quarantine").fetchall()
-    assert all("could not be applied" not in reason for (reason,) in problems), problems
+    assert wh.execute("SELECT reason FROM ops.quarantine").fetchall() == []
+    assert wh.execute("SELECT city, valid_from FROM dw.dim_customer WHERE customer_id = 1 ORDER BY version").fetchall() == [
+        ("A", datetime(1900, 1, 1)), ("B", datetime(1900, 1, 1, 20))]
     check_version_chains(wh)
+    too_early = {**src.change("customers", "u", customer(1, city="C"), datetime(2025, 1, 1)),
+                 "__source_ts_us": earliest - 1}
+    land_each(wh, [too_early])
+    assert [r for (r,) in wh.execute("SELECT reason FROM ops.quarantine")] == [
+        f"source commit time out of range: {earliest - 1} us"]
