@@ -42,7 +42,8 @@ def _batches(events, size):
 
 
 def _sink_task(dsn, batches, per_transaction, barrier):
-    with psycopg.connect(dsn) as conn:   # not autocommit: explicit transactions
+    # not autocommit: explicit transactions; a lock wait nobody resolves fails instead of hanging
+    with psycopg.connect(dsn, options="-c statement_timeout=60s") as conn:
         barrier.wait()
         for i in range(0, len(batches), per_transaction):
             with conn.transaction():
@@ -88,8 +89,9 @@ def test_second_transaction_waits_for_the_first_and_then_sees_its_events(warehou
     first = src.change("customers", "u", customer(1, city="B"), datetime(2025, 2, 1))
     second = src.change("customers", "u", customer(1, city="C"), datetime(2025, 3, 1))
     land(wh, [create])
-    with psycopg.connect(warehouse_dsn) as t1, psycopg.connect(warehouse_dsn) as t2, ThreadPoolExecutor(1) as pool:
-        t1.execute("SELECT 1")
+    options = "-c statement_timeout=60s"
+    with psycopg.connect(warehouse_dsn, options=options) as t1, psycopg.connect(warehouse_dsn, options=options) as t2, \
+            ThreadPoolExecutor(1) as pool:
         land(t1, [second])                                  # T1: the later change, not committed
         t2_pid = t2.info.backend_pid
         landing = pool.submit(lambda: (land(t2, [first]), t2.commit()))
@@ -104,26 +106,62 @@ def test_second_transaction_waits_for_the_first_and_then_sees_its_events(warehou
     assert dw_snapshot(wh)["dim_customer"] == dw_snapshot(wh2)["dim_customer"]
 
 
+def _blocked_or_done(observer, pid, done: threading.Event):
+    """Wait until a session either finished its step or waits for a lock (whichever the engine's
+    lock protocol makes it do)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if done.is_set() or observer.execute(
+                "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]:
+            return
+        time.sleep(0.02)
+    pytest.fail(f"backend {pid} neither finished nor waited for a lock")
+
+
 def test_a_fully_quarantined_batch_does_not_deadlock_a_concurrent_sink_task(warehouse_dsn, wh):
-    """A batch whose events are all quarantined applies nothing, yet its transaction goes on (the sink
-    commits batches of several tables together). Interleaved with another sink task's good batches
-    it must not deadlock: a deadlock error raised in the trigger stops the sink (promise 8). Every
-    batch takes the engine lock first, so the other task waits for this transaction and then
-    applies (design.md, "Concurrency")."""
+    """A batch whose events are all quarantined applies nothing, yet its transaction goes on (a sink
+    task's transaction may hold batches of several tables). Interleaved with another task's good
+    batches it must not deadlock: a deadlock error raised in the trigger stops the sink (promise 8).
+    Steps: T2 lands a bad product; T1 lands a customer; T2 lands a change of that customer and
+    commits; T1 lands a product and commits. Each step may wait for the other transaction."""
     src = Source()
     at = datetime(2025, 1, 1)
-    bad_product = src.change("products", "c", product(None), at)
-    good_customers = [src.change("customers", "c", customer(1), at)]
-    good_customers_2 = [src.change("customers", "u", customer(1, city="X"), at + timedelta(hours=1))]
-    good_products = [src.change("products", "c", product(5), at)]
-    with psycopg.connect(warehouse_dsn) as t1, psycopg.connect(warehouse_dsn) as t2, ThreadPoolExecutor(1) as pool:
-        land(t2, [bad_product])                 # T2: quarantined only; T2's transaction stays open
-        task_1 = pool.submit(lambda: (land(t1, good_customers), land(t1, good_products), t1.commit()))
-        _wait_until_blocked(wh, t1.info.backend_pid)   # T1 waits for T2's transaction, no deadlock
-        land(t2, good_customers_2)              # T2 goes on while T1 waits
-        t2.commit()
-        task_1.result(timeout=WAIT)             # then T1 applies; a deadlock would raise here
-    assert wh.execute("SELECT count(*) FROM dw.dim_customer WHERE customer_id = 1").fetchone() == (2,)
+    bad_product = [src.change("products", "c", product(None), at)]
+    good_customer = [src.change("customers", "c", customer(1), at)]
+    customer_change = [src.change("customers", "u", customer(1, city="X"), at + timedelta(hours=1))]
+    good_product = [src.change("products", "c", product(5), at)]
+    options = "-c statement_timeout=60s"     # a wait nobody resolves fails the test instead of hanging it
+    with psycopg.connect(warehouse_dsn, options=options) as t1, psycopg.connect(warehouse_dsn, options=options) as t2, \
+            ThreadPoolExecutor(2) as pool:
+        t1_step, t2_step, t1_go_on = threading.Event(), threading.Event(), threading.Event()
+
+        def task1():
+            land(t1, good_customer)
+            t1_step.set()
+            t1_go_on.wait(WAIT)
+            land(t1, good_product)
+            t1.commit()
+
+        def task2():
+            land(t2, customer_change)
+            t2.commit()
+            t2_step.set()
+
+        land(t2, bad_product)
+        first = pool.submit(task1)
+        _blocked_or_done(wh, t1.info.backend_pid, t1_step)
+        second = pool.submit(task2)
+        _blocked_or_done(wh, t2.info.backend_pid, t2_step)
+        t1_go_on.set()
+        errors = []
+        for future in (first, second):
+            try:
+                future.result(timeout=2 * WAIT + 60)
+            except psycopg.Error as exc:
+                errors.append(exc)
+    assert errors == []
+    assert [r["event"]["product_id"] for r in quarantined(wh)] == [None]
     assert wh.execute("SELECT count(*) FROM dw.dim_product WHERE product_id = 5").fetchone() == (1,)
-    assert [r["reason"] for r in quarantined(wh)] == ["product_id (the key) is null"]
+    rows = wh.execute("SELECT city FROM dw.dim_customer WHERE customer_id = 1 ORDER BY version").fetchall()
+    assert rows[-1] == ("X",)
     check_version_chains(wh)
