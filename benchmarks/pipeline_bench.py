@@ -1,22 +1,39 @@
-"""Pipeline benchmark (not a test): source commit -> fact visible latency, and sink throughput.
+"""Pipeline benchmark (not a test): source commit -> fact visible latency, sustained rate, sink throughput.
 
-Needs a running, deployed stack (`whctl stack up && whctl deploy`; WH_* select it). Latency: at each
-rate, transactions of one order plus one order line (2 source changes) are committed at an even
-pace for --duration seconds; a watcher polls dw.fact_orders every 10 ms and takes the first time
-each order line's fact is visible. Reports p50/p95/max of (visible - commit) and whether the
-warehouse kept up (lag after the load stops).
+Needs a running, deployed stack (`whctl stack up && whctl deploy`; WH_* select it).
 
-Throughput (--throughput N): with the product's sink stopped, N order lines are committed, then
-the sink resumes and the drain into landing + dw is timed; a second sink drains the same topics
-from the beginning into trigger-less copies of the landing tables (schema bench_landing). The
-ratio of the two rates (events/s) is reported.
+Workload. A few hundred bench customers and products are seeded first (ids from 10,000,000 up,
+applied before any timing), so orders spread over many keys instead of one hot key. Each source
+transaction is one order plus --lines order lines (1 + lines changed rows = "changes"), each for
+a random customer and random products. --connections generator threads commit the transactions
+on an even schedule (transaction i is due at start + i / rate), each on its own connection.
 
-    python benchmarks/pipeline_bench.py --rates 100,1000 --duration 60 --throughput 20000
+Latency (--rates): per transaction the wall-clock time right after COMMIT returns is recorded; a
+watcher polls dw.fact_orders every --poll-ms for the pending order lines and takes the first time
+each one is visible *resolved* (its order arrived: order_date set, customer and product keys real,
+not the unknown member). Reports the achieved rate, p50/p95/p99/max of (visible - commit), and the
+drain time after the load stops.
+
+Sustained rate (--find-max): steps the rate up (--steps, --step-duration each) and stops at the
+first step where the warehouse did not keep up: the generator fell short of the requested rate,
+or the lag grew during the step (median latency of the last quarter of transactions more than
+0.5 s above the first quarter's), or the backlog took more than 2 s to drain after the load.
+
+Throughput (--throughput N): the same backlog drained twice, into the product's landing tables
+(triggers on) and into trigger-less copies (`plain.<table>`, LIKE landing.<table> INCLUDING ALL,
+so the same indexes). The product's sink is stopped and a second sink connector is created
+stopped with the product sink's consumer offsets (Connect's offsets API), N transactions are
+committed and published, then each sink is resumed in turn. Rate = events / (last event stored -
+first event stored), from the rows' own timestamps (the triggered path ends at ops.apply_stats'
+last_applied_at), so connector start-up is not counted in either.
+
+    python benchmarks/pipeline_bench.py --rates 100,1000 --duration 60 --find-max --throughput 5000
 """
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import threading
 import time
@@ -28,142 +45,281 @@ from whctl import pipeline
 from whctl.config import Settings
 
 BASE_ID = 10_000_000
+TABLES = ("customers", "products", "orders", "order_items", "heartbeat")
 
 
 def _conn(settings, which):
     return psycopg.connect(**settings.connection_kwargs(which), autocommit=True)
 
 
-def _prepare(src) -> tuple[int, int, int]:
-    start = src.execute("SELECT greatest(coalesce(max(order_item_id), 0), coalesce((SELECT max(order_id) FROM orders), 0)) + 1"
-                        " FROM order_items").fetchone()[0]
-    start = max(start, BASE_ID)
-    src.execute("INSERT INTO customers (customer_id, first_name, last_name, email) VALUES (%s, 'Bench', 'Mark', %s)"
-                " ON CONFLICT DO NOTHING", (BASE_ID, f"bench{BASE_ID}@example.com"))
-    src.execute("INSERT INTO products (product_id, product_name, price, cost) VALUES (%s, 'Bench widget', 10, 5)"
-                " ON CONFLICT DO NOTHING", (BASE_ID,))
-    return start, BASE_ID, BASE_ID
+# --- workload ---------------------------------------------------------------------------------
+
+class Workload:
+    """Bench keys (seeded once) and fresh order / order line ids."""
+
+    def __init__(self, settings: Settings, customers: int, products: int, lines: int):
+        self.settings, self.lines = settings, lines
+        with _conn(settings, "source") as src:
+            with src.cursor() as cur, src.transaction():
+                cur.executemany("INSERT INTO customers (customer_id, first_name, last_name, email, city, country)"
+                                " VALUES (%s, 'Bench', %s, %s, 'Benchville', 'BE') ON CONFLICT DO NOTHING",
+                                [(BASE_ID + i, f"Mark{i}", f"bench{BASE_ID + i}@example.com") for i in range(customers)])
+                cur.executemany("INSERT INTO products (product_id, product_name, category, brand, price, cost)"
+                                " VALUES (%s, %s, 'Bench', 'BenchCo', 10, 5) ON CONFLICT DO NOTHING",
+                                [(BASE_ID + i, f"Bench widget {i}") for i in range(products)])
+            self.next_id = max(BASE_ID, src.execute(
+                "SELECT greatest((SELECT coalesce(max(order_item_id), 0) FROM order_items),"
+                " (SELECT coalesce(max(order_id), 0) FROM orders)) + 1").fetchone()[0])
+        self.customers = [BASE_ID + i for i in range(customers)]
+        self.products = [BASE_ID + i for i in range(products)]
+        self._lock = threading.Lock()
+        pipeline.wait_for_warehouse(settings, 300)  # bench keys applied before any timing
+
+    def ids(self) -> tuple[int, list[int]]:
+        """(order_id, [order_item_id, ...]) never used before."""
+        with self._lock:
+            first = self.next_id
+            self.next_id += 1 + self.lines
+        return first, list(range(first + 1, first + 1 + self.lines))
+
+    def write(self, cur, order_id: int, items: list[int]) -> None:
+        rnd = random.Random(order_id)
+        cur.execute("INSERT INTO orders (order_id, customer_id, order_date, status, total_amount)"
+                    " VALUES (%s, %s, now() AT TIME ZONE 'UTC', 'pending', %s)",
+                    (order_id, rnd.choice(self.customers), 10 * len(items)))
+        cur.executemany("INSERT INTO order_items (order_item_id, order_id, product_id, quantity, unit_price, line_total)"
+                        " VALUES (%s, %s, %s, 1, 10, 10)", [(i, order_id, rnd.choice(self.products)) for i in items])
 
 
-def latency_run(settings: Settings, rate: int, duration: float) -> dict:
-    """`rate` source changes per second (2 per transaction) for `duration` seconds."""
-    committed: dict[int, float] = {}
+# --- latency ----------------------------------------------------------------------------------
+
+def _q(values: list[float], p: float) -> float:
+    return round(statistics.quantiles(values, n=100, method="inclusive")[p - 1] * 1000, 1) if len(values) > 1 else \
+        round(values[0] * 1000, 1) if values else None
+
+
+def latency_run(settings: Settings, work: Workload, rate: int, duration: float, connections: int, poll_ms: int) -> dict:
+    """`rate` source changes per second (1 + lines per transaction) for `duration` seconds."""
+    pipeline.wait_for_warehouse(settings, 300)
+    txn_rate = rate / (1 + work.lines)
+    total = int(duration * txn_rate)
+    committed: dict[int, float] = {}       # order_item_id -> commit wall time
+    order_commit: list[tuple[int, float]] = []  # (txn index, commit time) for the lag-growth check
     seen: dict[int, float] = {}
-    with _conn(settings, "source") as src:
-        next_id, customer, product = _prepare(src)
-    pipeline.wait_for_warehouse(settings, 120)
-    first_id = next_id
+    lock = threading.Lock()
     stop = threading.Event()
+    poll = poll_ms / 1000
 
     def watch():
         with _conn(settings, "warehouse") as wh:
-            last = first_id - 1
             while not stop.is_set():
-                rows = wh.execute("SELECT order_item_id FROM dw.fact_orders WHERE order_item_id > %s", (last,)).fetchall()
-                now = time.time()
-                for (item,) in rows:
-                    seen.setdefault(item, now)
-                    last = max(last, item)
-                time.sleep(0.01)
+                with lock:
+                    pending = [i for i in committed if i not in seen]
+                if pending:
+                    rows = wh.execute("SELECT order_item_id FROM dw.fact_orders WHERE order_item_id = ANY(%s)"
+                                      " AND order_date IS NOT NULL AND customer_key > 0 AND product_key > 0",
+                                      (pending,)).fetchall()
+                    now = time.time()
+                    with lock:
+                        for (item,) in rows:
+                            seen.setdefault(item, now)
+                time.sleep(poll)
+
+    def generate(worker: int, start: float):
+        with _conn(settings, "source") as src, src.cursor() as cur:
+            for n in range(worker, total, connections):
+                delay = start + n / txn_rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                order_id, items = work.ids()
+                with src.transaction():
+                    work.write(cur, order_id, items)
+                at = time.time()
+                with lock:
+                    for i in items:
+                        committed[i] = at
+                    order_commit.append((n, at))
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
-    txn_rate = rate / 2
-    with _conn(settings, "source") as src:
-        started = time.monotonic()
-        n = 0
-        while time.monotonic() - started < duration:
-            due = int((time.monotonic() - started) * txn_rate) + 1
-            while n < due:
-                oid = next_id + n
-                with src.transaction():
-                    src.execute("INSERT INTO orders (order_id, customer_id, order_date, status) VALUES (%s, %s, now() AT TIME ZONE 'UTC', 'pending')",
-                                (oid, customer))
-                    src.execute("INSERT INTO order_items VALUES (%s, %s, %s, 1, 10, 10)", (oid, oid, product))
-                committed[oid] = time.time()
-                n += 1
-            time.sleep(0.002)
-        achieved = 2 * n / (time.monotonic() - started)
+    started = time.monotonic()
+    workers = [threading.Thread(target=generate, args=(w, started)) for w in range(connections)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.monotonic() - started
     load_end = time.time()
-    deadline = time.monotonic() + 120
-    while len(seen) < len(committed) and time.monotonic() < deadline:
+    deadline = time.monotonic() + max(120, duration)
+    while time.monotonic() < deadline:
+        with lock:
+            if len(seen) >= len(committed):
+                break
         time.sleep(0.05)
     stop.set()
     watcher.join()
-    latencies = sorted(seen[k] - committed[k] for k in committed if k in seen)
-    drain = max(seen.values()) - load_end if seen else None
-    q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else latencies * 100
-    return {"rate": rate, "achieved_changes_per_s": round(achieved, 1), "duration_s": duration, "transactions": len(committed),
-            "visible": len(latencies), "p50_ms": round(q[49] * 1000, 1), "p95_ms": round(q[94] * 1000, 1),
-            "max_ms": round(latencies[-1] * 1000, 1), "caught_up_s_after_load": round(drain, 2) if drain is not None else None}
+    lat = {i: seen[i] - committed[i] for i in committed if i in seen}
+    latencies = sorted(lat.values())
+    # lag growth: per-transaction latency (its slowest line) in schedule order
+    by_time = sorted(committed.items(), key=lambda kv: kv[1])
+    quarter = max(1, len(by_time) // 4)
+    head = [lat[i] for i, _ in by_time[:quarter] if i in lat]
+    tail = [lat[i] for i, _ in by_time[-quarter:] if i in lat]
+    drain = (max(seen.values()) - load_end) if seen else None
+    achieved = (1 + work.lines) * len(order_commit) / elapsed
+    result = {"requested_changes_per_s": rate, "achieved_changes_per_s": round(achieved, 1), "duration_s": round(elapsed, 1),
+              "transactions": len(order_commit), "order_lines": len(committed), "visible": len(latencies),
+              "p50_ms": _q(latencies, 50), "p95_ms": _q(latencies, 95), "p99_ms": _q(latencies, 99),
+              "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
+              "first_quarter_p50_ms": _q(head, 50), "last_quarter_p50_ms": _q(tail, 50),
+              "drain_s_after_load": round(drain, 2) if drain is not None else None}
+    result["kept_up"] = bool(
+        len(latencies) == len(committed) and achieved >= 0.95 * rate and drain is not None and drain <= 2.0
+        and head and tail and statistics.median(tail) <= statistics.median(head) + 0.5)
+    return result
 
 
-def _landing_rows(wh, schema: str) -> int:
-    return sum(wh.execute(f"SELECT count(*) FROM {schema}.{t}").fetchone()[0] for t in ("customers", "products", "orders", "order_items"))
+def find_max(settings: Settings, work: Workload, steps: list[int], duration: float, connections: int, poll_ms: int) -> dict:
+    runs, best = [], None
+    for rate in steps:
+        run = latency_run(settings, work, rate, duration, connections, poll_ms)
+        runs.append(run)
+        print(json.dumps(run), flush=True)
+        if not run["kept_up"]:
+            break
+        best = rate
+    return {"highest_kept_up_changes_per_s": best, "steps": runs}
 
 
-def throughput_run(settings: Settings, lines: int) -> dict:
-    api = pipeline.Connect(settings)
-    sink = pipeline.SINK_CONNECTOR
+# --- throughput -------------------------------------------------------------------------------
+
+def _wait_state(api: pipeline.Connect, name: str, state: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = api.status(name)
+        if status and status["connector"]["state"] == state and all(t["state"] == state for t in status.get("tasks", [])):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"{name} did not reach {state}: {api.status(name)}")
+
+
+def _slot_caught_up(settings: Settings, timeout: float = 300) -> None:
+    """Wait until the source connector has published (and confirmed) everything committed so far."""
     with _conn(settings, "source") as src:
-        next_id, customer, product = _prepare(src)
-    pipeline.wait_for_warehouse(settings, 120)
-    api.call("PUT", f"/connectors/{sink}/stop")
-    with _conn(settings, "source") as src:
-        with src.cursor() as cur:
-            for start in range(0, lines, 500):
-                ids = range(next_id + start, next_id + min(start + 500, lines))
-                with src.transaction():
-                    cur.executemany("INSERT INTO orders (order_id, customer_id, order_date, status) VALUES (%s, %s, now() AT TIME ZONE 'UTC', 'pending')",
-                                    [(i, customer) for i in ids])
-                    cur.executemany("INSERT INTO order_items VALUES (%s, %s, %s, 1, 10, 10)", [(i, i, product) for i in ids])
-    events = 2 * lines
-    time.sleep(2)  # let the source connector publish the backlog before timing the sink alone
+        target = src.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ok = src.execute("SELECT confirmed_flush_lsn >= %s FROM pg_replication_slots WHERE slot_name = %s",
+                             (target, pipeline.SLOT)).fetchone()[0]
+            if ok:
+                return
+            time.sleep(0.2)
+    raise RuntimeError("the source connector did not publish the backlog in time")
+
+
+def _drain(settings: Settings, api: pipeline.Connect, name: str, schema: str, first_item: int, items: int, orders: int) -> dict:
     with _conn(settings, "warehouse") as wh:
-        before = _landing_rows(wh, "landing")
-        t0 = time.monotonic()
-        api.call("PUT", f"/connectors/{sink}/resume")
-        while _landing_rows(wh, "landing") < before + events:
-            time.sleep(0.05)
-        triggered = events / (time.monotonic() - t0)
+        marks = {t: wh.execute(f"SELECT coalesce(max(landing_id), 0) FROM {schema}.{t}").fetchone()[0] for t in TABLES}
+        api.call("PUT", f"/connectors/{name}/resume")
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            got_items = wh.execute(f"SELECT count(*) FROM {schema}.order_items WHERE order_item_id >= %s", (first_item,)).fetchone()[0]
+            got_orders = wh.execute(f"SELECT count(*) FROM {schema}.orders WHERE order_id >= %s", (first_item - 1,)).fetchone()[0]
+            if got_items >= items and got_orders >= orders:
+                break
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"{name} did not drain the backlog into {schema}")
+        api.call("PUT", f"/connectors/{name}/stop")
+        events, first, last = 0, None, None
+        for t in TABLES:
+            n, lo, hi = wh.execute(f"SELECT count(*), min(__landed_at), max(__landed_at) FROM {schema}.{t} WHERE landing_id > %s",
+                                   (marks[t],)).fetchone()
+            events += n
+            if n:
+                first = lo if first is None else min(first, lo)
+                last = hi if last is None else max(last, hi)
+        if schema == "landing":
+            applied = wh.execute("SELECT max(last_applied_at) FROM ops.apply_stats").fetchone()[0]
+            last = max(last, applied)
+        seconds = (last - first).total_seconds()
+        return {"events": events, "seconds": round(seconds, 2), "events_per_s": round(events / seconds)}
 
-        # the same topics from the beginning into trigger-less copies of the landing tables
-        wh.execute("CREATE SCHEMA IF NOT EXISTS bench_landing")
-        for t in ("customers", "products", "orders", "order_items", "heartbeat"):
-            wh.execute(f"DROP TABLE IF EXISTS bench_landing.{t}")
-            wh.execute(f"CREATE TABLE bench_landing.{t} (LIKE landing.{t} INCLUDING DEFAULTS INCLUDING IDENTITY)")
-        config = dict(pipeline.desired_connectors(settings)[sink])
-        config["collection.name.format"] = "bench_landing.${topic}"
-        config["connection.username"] = settings.pg_user
-        config["connection.password"] = config["connection.password"].replace("wh_loader.password", f"{settings.pg_user}.password")
-        config["errors.deadletterqueue.topic.name"] = "whctl.dlq.bench"
-        total_topic = _landing_rows(wh, "landing")  # every event the topics hold, delivered once or more
-        name = "whctl-bench-sink"
-        requests.delete(f"{api.url}/connectors/{name}", timeout=30)
-        t0 = time.monotonic()
-        api.put_config(name, config)
-        target = wh.execute("SELECT count(*) FROM (SELECT DISTINCT __topic, __offset FROM landing.customers UNION ALL"
-                            " SELECT DISTINCT __topic, __offset FROM landing.products UNION ALL SELECT DISTINCT __topic, __offset FROM landing.orders"
-                            " UNION ALL SELECT DISTINCT __topic, __offset FROM landing.order_items) x").fetchone()[0]
-        while _landing_rows(wh, "bench_landing") < target:
-            time.sleep(0.05)
-        plain = target / (time.monotonic() - t0)
-        requests.delete(f"{api.url}/connectors/{name}", timeout=30)
-        wh.execute("DROP SCHEMA bench_landing CASCADE")
-    return {"backlog_events": events, "with_triggers_events_per_s": round(triggered), "trigger_less_events_per_s": round(plain),
-            "ratio": round(triggered / plain, 2), "trigger_less_events": target, "landing_rows_seen": total_topic}
+
+def throughput_run(settings: Settings, work: Workload, transactions: int, per_commit: int = 100) -> dict:
+    api = pipeline.Connect(settings)
+    sink, bench = pipeline.SINK_CONNECTOR, "whctl-bench-plain"
+    pipeline.wait_for_warehouse(settings, 300)
+    requests.delete(f"{api.url}/connectors/{bench}", timeout=30)
+    with _conn(settings, "warehouse") as wh:
+        wh.execute("DROP SCHEMA IF EXISTS plain CASCADE")
+        wh.execute("CREATE SCHEMA plain")
+        for t in TABLES:
+            wh.execute(f"CREATE TABLE plain.{t} (LIKE landing.{t} INCLUDING ALL)")
+    api.call("PUT", f"/connectors/{sink}/stop")
+    _wait_state(api, sink, "STOPPED")
+    offsets = api.call("GET", f"/connectors/{sink}/offsets").json()
+    config = dict(pipeline.desired_connectors(settings)[sink])
+    config.update({"name": bench, "collection.name.format": "plain.${topic}", "connection.username": settings.pg_user,
+                   "connection.password": config["connection.password"].replace("wh_loader.password", f"{settings.pg_user}.password"),
+                   "errors.deadletterqueue.topic.name": "whctl.dlq.bench"})
+    response = requests.post(f"{api.url}/connectors", json={"name": bench, "config": config, "initial_state": "STOPPED"}, timeout=60)
+    response.raise_for_status()
+    _wait_state(api, bench, "STOPPED")
+    response = requests.patch(f"{api.url}/connectors/{bench}/offsets", json=offsets, timeout=60)
+    response.raise_for_status()
+    try:
+        # the backlog: `transactions` orders with their lines, committed `per_commit` orders at a time
+        first_order = None
+        with _conn(settings, "source") as src, src.cursor() as cur:
+            for start in range(0, transactions, per_commit):
+                with src.transaction():
+                    for _ in range(min(per_commit, transactions - start)):
+                        order_id, items = work.ids()
+                        first_order = order_id if first_order is None else first_order
+                        work.write(cur, order_id, items)
+        _slot_caught_up(settings)
+        time.sleep(2)  # the producer's last sends
+        items = transactions * work.lines
+        triggered = _drain(settings, api, sink, "landing", first_order + 1, items, transactions)
+        plain = _drain(settings, api, bench, "plain", first_order + 1, items, transactions)
+    finally:
+        requests.delete(f"{api.url}/connectors/{bench}", timeout=30)
+        api.call("PUT", f"/connectors/{sink}/resume")
+        with _conn(settings, "warehouse") as wh:
+            wh.execute("DROP SCHEMA IF EXISTS plain CASCADE")
+    return {"backlog_transactions": transactions, "backlog_changes": transactions * (1 + work.lines),
+            "with_triggers": triggered, "trigger_less": plain,
+            "ratio": round(triggered["events_per_s"] / plain["events_per_s"], 2)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="100,1000", help="source changes per second, comma-separated (default 100,1000)")
+    parser.add_argument("--rates", default="100,1000", help="source changes per second, comma-separated (default 100,1000; '' to skip)")
     parser.add_argument("--duration", type=float, default=60, help="seconds per rate (default 60)")
-    parser.add_argument("--throughput", type=int, default=0, help="order lines in the backlog of the throughput run (0: skip)")
+    parser.add_argument("--lines", type=int, default=3, help="order lines per transaction (default 3: 4 changes)")
+    parser.add_argument("--connections", type=int, default=4, help="generator connections (default 4)")
+    parser.add_argument("--customers", type=int, default=300, help="bench customers seeded first (default 300)")
+    parser.add_argument("--products", type=int, default=300, help="bench products seeded first (default 300)")
+    parser.add_argument("--poll-ms", type=int, default=20, help="watcher poll interval (default 20 ms)")
+    parser.add_argument("--find-max", action="store_true", help="step the rate up until the warehouse no longer keeps up")
+    parser.add_argument("--steps", default="500,1000,1500,2000,3000,4000", help="rates of --find-max (changes/s)")
+    parser.add_argument("--step-duration", type=float, default=20, help="seconds per --find-max step (default 20)")
+    parser.add_argument("--throughput", type=int, default=0, help="transactions in the throughput backlog (0: skip)")
     args = parser.parse_args()
     settings = Settings.from_env()
-    results = {"latency": [latency_run(settings, int(r), args.duration) for r in args.rates.split(",")]}
+    work = Workload(settings, args.customers, args.products, args.lines)
+    results: dict = {"settings": {k: getattr(args, k) for k in ("duration", "lines", "connections", "customers", "products", "poll_ms")}}
+    results["latency"] = []
+    for r in filter(None, args.rates.split(",")):
+        run = latency_run(settings, work, int(r), args.duration, args.connections, args.poll_ms)
+        print(json.dumps(run), flush=True)
+        results["latency"].append(run)
+    if args.find_max:
+        results["sustained"] = find_max(settings, work, [int(s) for s in args.steps.split(",")], args.step_duration,
+                                        args.connections, args.poll_ms)
     if args.throughput:
-        results["throughput"] = throughput_run(settings, args.throughput)
+        results["throughput"] = throughput_run(settings, work, args.throughput)
     print(json.dumps(results, indent=2))
 
 
