@@ -8,23 +8,39 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_source ops.dimension_source;
+    v_facts bigint[];
+    v_new_keys integer[];
 BEGIN
-    IF p_dimension = 'customer' THEN
-        UPDATE dw.fact_orders f
-           SET customer_key = v.customer_key
-          FROM unnest(p_keys, p_changed_from) AS k (surrogate_key, changed_from)
-               JOIN dw.fact_orders old ON old.customer_key = k.surrogate_key AND old.order_date >= k.changed_from
-               CROSS JOIN LATERAL dw.customer_version_at(old.customer_id, old.order_date) v
-         WHERE f.order_fact_key = old.order_fact_key AND f.customer_key IS DISTINCT FROM v.customer_key;
-        PERFORM dw.remove_unneeded_inferred_members(p_keys, '{}');
-    ELSE
-        UPDATE dw.fact_orders f
-           SET product_key = v.product_key
-          FROM unnest(p_keys, p_changed_from) AS k (surrogate_key, changed_from)
-               JOIN dw.fact_orders old ON old.product_key = k.surrogate_key AND old.order_date >= k.changed_from
-               CROSS JOIN LATERAL dw.product_version_at(old.product_id, old.order_date) v
-         WHERE f.order_fact_key = old.order_fact_key AND f.product_key IS DISTINCT FROM v.product_key;
-        PERFORM dw.remove_unneeded_inferred_members('{}', p_keys);
+    SELECT * INTO STRICT v_source FROM ops.dimension_source s WHERE s.dimension = p_dimension;
+    -- OFFSET 0 keeps the inner query a range scan of the fact index (key, order_date) per key: as a
+    -- plain join, the planner's guess for `order_date >= changed_from` picks a whole-table scan.
+    EXECUTE format($sql$
+        SELECT array_agg(old.order_fact_key), array_agg(v.%1$I)
+        FROM unnest($1, $2) AS k (surrogate_key, changed_from)
+        CROSS JOIN LATERAL (
+            SELECT f.order_fact_key, f.%1$I, f.%2$I, f.order_date
+            FROM dw.fact_orders f
+            WHERE f.%1$I = k.surrogate_key AND f.order_date >= k.changed_from
+            OFFSET 0
+        ) old
+        CROSS JOIN LATERAL dw.%3$I(old.%2$I, old.order_date) v
+        WHERE old.%1$I IS DISTINCT FROM v.%1$I
+    $sql$, v_source.surrogate_key, v_source.natural_key, p_dimension || '_version_at')
+    INTO v_facts, v_new_keys
+    USING p_keys, p_changed_from;
+
+    IF v_facts IS NOT NULL THEN
+        EXECUTE format($sql$
+            UPDATE dw.fact_orders f SET %1$I = c.new_key
+            FROM unnest($1, $2) AS c (order_fact_key, new_key)
+            WHERE f.order_fact_key = c.order_fact_key
+        $sql$, v_source.surrogate_key)
+        USING v_facts, v_new_keys;
     END IF;
+    PERFORM dw.remove_unneeded_inferred_members(
+        CASE p_dimension WHEN 'customer' THEN p_keys ELSE '{}' END,
+        CASE p_dimension WHEN 'product' THEN p_keys ELSE '{}' END);
 END
 $$;
