@@ -225,7 +225,8 @@ def _check_against_the_model(conn, state, timeline):
             assert [(r["city"], r["phone"]) for r in current] == \
                 [(state["customers"][key]["city"], state["customers"][key]["phone"])]
         else:
-            assert current == [] or (current[0]["is_inferred"] and key not in timeline["customers"])
+            never_present = _state_at(timeline["customers"].get(key, []), datetime.max) is None
+            assert current == [] or (current[0]["is_inferred"] and never_present)
     for key in PRODUCTS:
         rows = versions(conn, "product", key)
         last = _state_at(timeline["products"].get(key, []), datetime.max)
