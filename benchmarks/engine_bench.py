@@ -93,10 +93,20 @@ def synthetic_events(n: int, seed: int = 7, out_of_order: float = 0.05) -> list[
     return events
 
 
-def sink_batches(events: list[dict], batch: int) -> list[tuple[str, list[dict]]]:
-    """Batches as the JDBC sink writes them: Kafka Connect hands it polls of up to `batch` records
-    across the topics, and it writes one multi-row INSERT per table of each poll."""
+def sink_batches(events: list[dict], batch: int, per_table: bool = False) -> list[tuple[str, list[dict]]]:
+    """Batches as the JDBC sink writes them. By default Kafka Connect hands it polls of up to
+    `batch` records across the topics, and it writes one multi-row INSERT per table of each poll
+    (what a sink that keeps up does). With `per_table`, each table's events are cut into batches of
+    `batch` as they come (what a sink draining a backlog does): dimension changes then land later."""
     batches = []
+    if per_table:
+        pending: dict[str, list[dict]] = {}
+        for event in events:
+            rows = pending.setdefault(event["__topic"].rsplit(".", 1)[1], [])
+            rows.append(event)
+            if len(rows) == batch:
+                batches.append((event["__topic"].rsplit(".", 1)[1], pending.pop(event["__topic"].rsplit(".", 1)[1])))
+        return batches + list(pending.items())
     for start in range(0, len(events), batch):
         poll: dict[str, list[dict]] = {}
         for event in events[start:start + batch]:
@@ -138,8 +148,8 @@ def fresh_database(admin_dsn: str, name: str) -> str:
     return dsn
 
 
-def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int) -> None:
-    batches = sink_batches(events, batch)
+def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int, per_table: bool) -> None:
+    batches = sink_batches(events, batch, per_table)
     with_triggers, without = [], []
     for run in range(runs):
         dsn = fresh_database(admin_dsn, "whctl_bench")
@@ -151,7 +161,8 @@ def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int) -> No
         print(f"  run {run + 1}: {with_triggers[-1]:,.0f} events/s with triggers, {without[-1]:,.0f} without "
               f"({facts:,} facts, {quarantined} quarantined)", file=sys.stderr)
     applied, plain = statistics.median(with_triggers), statistics.median(without)
-    print(f"events: {len(events):,} in sink polls of {batch} ({len(batches):,} table batches)")
+    shape = f"batches of {batch} per table" if per_table else f"sink polls of {batch}"
+    print(f"events: {len(events):,} in {shape} ({len(batches):,} table batches)")
     print(f"applied by the engine:   {applied:,.0f} events/s (median of {runs})")
     print(f"insert without triggers: {plain:,.0f} events/s (median of {runs})")
     print(f"overhead ratio:          {plain / applied:.2f}")
@@ -215,6 +226,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--per-table", action="store_true",
+                        help="batches of --batch events per table instead of sink polls of --batch records")
     parser.add_argument("--facts", type=int, default=1_000_000, help="fact rows for the KPI queries (0 skips them)")
     args = parser.parse_args()
     cluster = base = None
@@ -223,7 +236,7 @@ def main() -> None:
         cluster, base, admin_dsn = local_server()
     try:
         events = synthetic_events(args.events)
-        bench_apply(admin_dsn, events, args.batch, args.runs)
+        bench_apply(admin_dsn, events, args.batch, args.runs, args.per_table)
         if args.facts:
             bench_kpi(admin_dsn, args.facts)
     finally:
