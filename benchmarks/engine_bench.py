@@ -32,33 +32,10 @@ sys.path.insert(0, str(ROOT))
 from tests.sql.changes import Source, customer, order, order_item, product  # noqa: E402
 from whctl import schema  # noqa: E402
 from whctl.config import Settings  # noqa: E402
+from whctl.kpi_queries import QUERIES as KPI_QUERIES  # noqa: E402
 from whctl.pgserver import LocalCluster  # noqa: E402
 
 TABLES = ("customers", "products", "orders", "order_items")
-KPI_QUERIES = {
-    "daily revenue (2025-11)": """
-        SELECT d.date, SUM(f.line_total) as daily_revenue, COUNT(DISTINCT f.order_id) as num_orders
-        FROM fact_orders f JOIN dim_date d ON f.date_key = d.date_key
-        WHERE d.year = 2025 AND d.month = 11 GROUP BY d.date ORDER BY d.date""",
-    "top selling products": """
-        SELECT p.product_name, p.category, SUM(f.quantity) as units_sold, SUM(f.line_total) as revenue
-        FROM fact_orders f JOIN dim_product p ON f.product_key = p.product_key
-        WHERE p.is_current = TRUE GROUP BY p.product_name, p.category ORDER BY revenue DESC LIMIT 10""",
-    "customer lifetime value": """
-        SELECT c.customer_id, c.first_name || ' ' || c.last_name as customer_name,
-               COUNT(DISTINCT f.order_id) as total_orders, SUM(f.line_total) as lifetime_value
-        FROM fact_orders f JOIN dim_customer c ON f.customer_key = c.customer_key
-        WHERE c.is_current = TRUE GROUP BY c.customer_id, customer_name ORDER BY lifetime_value DESC""",
-    "customer segmentation": """
-        SELECT c.city, c.country, COUNT(DISTINCT c.customer_id) as num_customers, SUM(f.line_total) as total_revenue
-        FROM fact_orders f JOIN dim_customer c ON f.customer_key = c.customer_key
-        WHERE c.is_current = TRUE GROUP BY c.city, c.country ORDER BY total_revenue DESC""",
-    "point-in-time pricing (product 100)": """
-        SELECT p.product_name, p.price as price_at_order_time, f.unit_price, f.quantity, d.date
-        FROM fact_orders f JOIN dim_product p ON f.product_key = p.product_key
-        JOIN dim_date d ON f.date_key = d.date_key
-        WHERE p.product_id = 100 AND d.date BETWEEN '2025-01-01' AND '2025-12-31' ORDER BY d.date""",
-}
 
 
 def synthetic_events(n: int, seed: int = 7, out_of_order: float = 0.05) -> list[dict]:

@@ -45,3 +45,9 @@ FROM dw.fact_orders f
 JOIN dw.dim_customer c ON c.customer_key = f.customer_key
 JOIN dw.customer_latest cur ON cur.customer_id = c.customer_id
 GROUP BY cur.city, cur.country;
+
+COMMENT ON VIEW dw.customer_latest IS 'The latest version of each customer: the current one, or the last before a delete.';
+COMMENT ON VIEW dw.product_latest IS 'The latest version of each product: the current one, or the last before a delete.';
+COMMENT ON VIEW dw.product_sales IS 'Top selling products: units and revenue per product over all its versions, described by its latest version (the proposal''s query with is_current = TRUE drops the facts of older versions).';
+COMMENT ON VIEW dw.customer_lifetime_value IS 'Customer lifetime value: orders and revenue per customer over all their versions, named by the latest version.';
+COMMENT ON VIEW dw.customer_segmentation IS 'Customer segmentation: customers and revenue per city and country where each customer lives now, every fact counted.';

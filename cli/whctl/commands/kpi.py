@@ -6,57 +6,13 @@ from datetime import date
 import click
 
 from whctl.db import connect
+from whctl.kpi_queries import QUERIES
 from whctl.options import WAREHOUSE, json_option, settings_options
 from whctl.output import emit, table
 
-# original-proposal.md, "Business Metrics & Analytics", as written there; only the daily revenue
-# trend's year and month are this month instead of November 2025.
-KPI_QUERIES = {
-    "Daily revenue trend": """
-SELECT
-    d.date,
-    SUM(f.line_total) as daily_revenue,
-    COUNT(DISTINCT f.order_id) as num_orders
-FROM fact_orders f
-JOIN dim_date d ON f.date_key = d.date_key
-WHERE d.year = {year} AND d.month = {month}
-GROUP BY d.date
-ORDER BY d.date""",
-    "Top selling products": """
-SELECT
-    p.product_name,
-    p.category,
-    SUM(f.quantity) as units_sold,
-    SUM(f.line_total) as revenue
-FROM fact_orders f
-JOIN dim_product p ON f.product_key = p.product_key
-WHERE p.is_current = TRUE
-GROUP BY p.product_name, p.category
-ORDER BY revenue DESC
-LIMIT 10""",
-    "Customer lifetime value": """
-SELECT
-    c.customer_id,
-    c.first_name || ' ' || c.last_name as customer_name,
-    COUNT(DISTINCT f.order_id) as total_orders,
-    SUM(f.line_total) as lifetime_value
-FROM fact_orders f
-JOIN dim_customer c ON f.customer_key = c.customer_key
-WHERE c.is_current = TRUE
-GROUP BY c.customer_id, customer_name
-ORDER BY lifetime_value DESC""",
-    "Customer segmentation": """
-SELECT
-    c.city,
-    c.country,
-    COUNT(DISTINCT c.customer_id) as num_customers,
-    SUM(f.line_total) as total_revenue
-FROM fact_orders f
-JOIN dim_customer c ON f.customer_key = c.customer_key
-WHERE c.is_current = TRUE
-GROUP BY c.city, c.country
-ORDER BY total_revenue DESC""",
-}
+# The proposal's daily revenue trend is for November 2025; here it is for the current month.
+PROPOSAL_MONTH = "WHERE d.year = 2025 AND d.month = 11"
+SHOWN = ("Daily revenue trend", "Top selling products", "Customer lifetime value", "Customer segmentation")
 
 
 def run_kpis(settings, limit: int, today: date | None = None) -> list[dict]:
@@ -64,12 +20,12 @@ def run_kpis(settings, limit: int, today: date | None = None) -> list[dict]:
     out = []
     with connect(settings, "warehouse", autocommit=True) as conn:
         conn.execute("SET default_transaction_read_only = on")
-        for name, query in KPI_QUERIES.items():
-            text = query.format(year=today.year, month=today.month).strip()
+        for name in SHOWN:
+            text = QUERIES[name].replace(PROPOSAL_MONTH, f"WHERE d.year = {today.year} AND d.month = {today.month}")
             cur = conn.execute(text)
             columns = [d.name for d in cur.description]
             rows = [dict(zip(columns, r)) for r in cur.fetchmany(limit)]
-            out.append({"kpi": name, "sql": text + ";", "columns": columns, "rows": rows})
+            out.append({"kpi": name, "sql": text, "columns": columns, "rows": rows})
     return out
 
 
