@@ -167,8 +167,8 @@ def bench_kpi(admin_dsn: str, facts: int, repeats: int = 5) -> None:
                                 p.price, p.price * (1 + i % 4), 'delivered', c.customer_id, p.product_id, t
                          FROM generate_series(1, {facts}) i
                          CROSS JOIN LATERAL (SELECT timestamp '2024-01-01' + (i % 700) * interval '1 day' AS t) ts
-                         JOIN dw.dim_customer c ON c.customer_id = 1 + (i * 7919) % 50000 AND c.customer_key > 0
-                         JOIN dw.dim_product p ON p.product_id = 1 + (i * 104729) % 2000
+                         JOIN dw.dim_customer c ON c.customer_id = 1 + (i::bigint * 7919) % 50000 AND c.customer_key > 0
+                         JOIN dw.dim_product p ON p.product_id = 1 + (i::bigint * 104729) % 2000
                               AND ts.t >= p.valid_from AND ts.t < p.valid_to""")
         conn.execute("VACUUM ANALYZE")
         print(f"KPI queries on {conn.execute('SELECT count(*) FROM dw.fact_orders').fetchone()[0]:,} facts "
@@ -200,7 +200,7 @@ def local_server():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=200_000, help="change events to apply (0 skips this part)")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--per-table", action="store_true",
@@ -212,8 +212,8 @@ def main() -> None:
     if not admin_dsn:
         cluster, base, admin_dsn = local_server()
     try:
-        events = synthetic_events(args.events)
-        bench_apply(admin_dsn, events, args.batch, args.runs, args.per_table)
+        if args.events:
+            bench_apply(admin_dsn, synthetic_events(args.events), args.batch, args.runs, args.per_table)
         if args.facts:
             bench_kpi(admin_dsn, args.facts)
     finally:

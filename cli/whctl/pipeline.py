@@ -372,14 +372,17 @@ def source_lsn(settings: Settings) -> int:
 
 
 def wait_for_warehouse(settings: Settings, timeout: float = 60,
-                       predicate: Callable[[psycopg.Connection], bool] | None = None) -> float:
+                       predicate: Callable[[psycopg.Connection], bool] | None = None,
+                       quiet_seconds: float = 1.0) -> float:
     """Wait until every change committed in the source before this call is applied in the warehouse.
 
-    Takes the source's current WAL position, writes a heartbeat (so the wait does not depend on the
-    connector's heartbeat interval), and waits until a heartbeat at or after that position has
-    landed (the sink consumes the table topics and the heartbeat topic in one task, in order per
-    topic), and then until `predicate(warehouse_connection)` holds if given. Returns the seconds
-    waited; raises WhctlError on timeout. For `whctl seed`/`demo` and the tests.
+    Takes the source's current WAL position and writes a heartbeat (so the wait does not depend on
+    the connector's heartbeat interval). Once a heartbeat at or after that position has landed,
+    Debezium has sent every earlier change to Kafka; the sink reads each topic at its own pace,
+    though, so a backlog on one table can still be on its way. Hence the wait goes on until the
+    engine has applied no batch for `quiet_seconds` (ops.apply_stats), and then until
+    `predicate(warehouse_connection)` holds if given. Returns the seconds waited; raises WhctlError
+    on timeout. For `whctl seed`/`demo` and the tests.
     """
     started = time.monotonic()
     with connect(settings, "source", autocommit=True) as src:
@@ -387,16 +390,14 @@ def wait_for_warehouse(settings: Settings, timeout: float = 60,
         src.execute("INSERT INTO whctl.heartbeat (id, beat_at) VALUES (2, clock_timestamp()::text)"
                     " ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at")
     deadline = started + timeout
-    landed_twice = 0
     with connect(settings, "warehouse", autocommit=True) as wh:
         while time.monotonic() < deadline:
-            newest = wh.execute("SELECT max(__lsn) FROM landing.heartbeat").fetchone()[0]
-            if newest is not None and newest >= target:
-                landed_twice += 1
-                # one more poll round after the heartbeat landed: batches of other topics fetched
-                # in the same poll are flushed by then
-                if landed_twice >= 2 and (predicate is None or predicate(wh)):
-                    return time.monotonic() - started
+            landed, idle = wh.execute(
+                "SELECT (SELECT max(__lsn) FROM landing.heartbeat) >= %s,"
+                " (SELECT coalesce(extract(epoch FROM clock_timestamp() - max(last_applied_at)), 1e9)"
+                "  FROM ops.apply_stats) >= %s", (target, quiet_seconds)).fetchone()
+            if landed and idle and (predicate is None or predicate(wh)):
+                return time.monotonic() - started
             time.sleep(0.1)
     raise WhctlError(f"the warehouse did not catch up with the source within {timeout:.0f}s",
                      hint="see `whctl status` for the part that lags")
