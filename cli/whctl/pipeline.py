@@ -114,19 +114,19 @@ class Connect:
         except requests.RequestException:
             return False
 
-    def config(self, name: str) -> dict | None:
-        response = self._request("GET", f"/connectors/{name}/config")
+    def _connector_resource(self, name: str, resource: str) -> dict | None:
+        """GET /connectors/<name>/<resource>; None when there is no such connector."""
+        response = self._request("GET", f"/connectors/{name}/{resource}")
         if response.status_code == 404:
             return None
         response.raise_for_status()
         return response.json()
 
+    def config(self, name: str) -> dict | None:
+        return self._connector_resource(name, "config")
+
     def status(self, name: str) -> dict | None:
-        response = self._request("GET", f"/connectors/{name}/status")
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()
+        return self._connector_resource(name, "status")
 
     def put_config(self, name: str, config: dict, timeout: float = 120) -> int:
         """PUT the config (idempotent); a rebalance answers 409: retry with backoff."""
