@@ -10,14 +10,11 @@ noisy: compare the ratio, not absolute figures across runs). Not a test: it asse
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
-import secrets
-import shutil
-import socket
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,7 +30,7 @@ from tests.sql.changes import Source, customer, order, order_item, product  # no
 from whctl import schema  # noqa: E402
 from whctl.config import Settings  # noqa: E402
 from whctl.kpi_queries import QUERIES as KPI_QUERIES  # noqa: E402
-from whctl.pgserver import LocalCluster  # noqa: E402
+from whctl.pgserver import throwaway_cluster  # noqa: E402
 
 TABLES = ("customers", "products", "orders", "order_items")
 
@@ -183,21 +180,6 @@ def bench_kpi(admin_dsn: str, facts: int, repeats: int = 5) -> None:
             print(f"  {name:<38} {statistics.median(times):8.1f} ms")
 
 
-def local_server():
-    """A throw-away cluster when no WH_BENCH_ADMIN_DSN is given."""
-    base = Path(tempfile.mkdtemp(prefix="whctl-bench-pg-"))
-    base.chmod(0o755)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    password = secrets.token_urlsafe(16)
-    cluster = LocalCluster(base, port=port, superuser="postgres", password=password,
-                           settings={"shared_buffers": "'512MB'", "work_mem": "'32MB'"})
-    cluster.init()
-    cluster.start()
-    return cluster, base, f"postgresql://postgres:{password}@127.0.0.1:{port}/postgres"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=200_000, help="change events to apply (0 skips this part)")
@@ -207,20 +189,14 @@ def main() -> None:
                         help="batches of --batch events per table instead of sink polls of --batch records")
     parser.add_argument("--facts", type=int, default=1_000_000, help="fact rows for the KPI queries (0 skips them)")
     args = parser.parse_args()
-    cluster = base = None
     admin_dsn = os.environ.get("WH_BENCH_ADMIN_DSN")
-    if not admin_dsn:
-        cluster, base, admin_dsn = local_server()
-    try:
+    server = contextlib.nullcontext(admin_dsn) if admin_dsn else throwaway_cluster(
+        "whctl-bench-pg-", {"shared_buffers": "'512MB'", "work_mem": "'32MB'"})
+    with server as admin_dsn:
         if args.events:
             bench_apply(admin_dsn, synthetic_events(args.events), args.batch, args.runs, args.per_table)
         if args.facts:
             bench_kpi(admin_dsn, args.facts)
-    finally:
-        if cluster:
-            cluster.stop()
-            shutil.rmtree(base, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

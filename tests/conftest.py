@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import itertools
 import os
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import psycopg
@@ -24,12 +21,6 @@ TEMPLATE = "whctl_template"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _docker_available() -> bool:
     if not shutil.which("docker"):
         return False
@@ -37,7 +28,7 @@ def _docker_available() -> bool:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_dsn(tmp_path_factory):
+def pg_admin_dsn():
     """A superuser DSN (with its password) of a PostgreSQL server for this test run."""
     if os.environ.get("WH_TEST_ADMIN_DSN"):
         yield os.environ["WH_TEST_ADMIN_DSN"]
@@ -48,21 +39,11 @@ def pg_admin_dsn(tmp_path_factory):
         with PostgresContainer("postgres:15", driver=None) as container:
             yield container.get_connection_url()
         return
-    from whctl.pgserver import LocalCluster
+    from whctl.pgserver import throwaway_cluster
 
-    password = secrets.token_urlsafe(16)
-    # Outside pytest's private temp folder: as root the server runs as another OS user.
-    base = Path(tempfile.mkdtemp(prefix="whctl-test-pg-"))
-    base.chmod(0o755)
-    cluster = LocalCluster(base, port=_free_port(), superuser="postgres", password=password,
-                           settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"})
-    cluster.init()
-    cluster.start()
-    try:
-        yield f"postgresql://postgres:{password}@127.0.0.1:{cluster.port}/postgres"
-    finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    with throwaway_cluster("whctl-test-pg-", {"fsync": "off", "synchronous_commit": "off",
+                                              "full_page_writes": "off"}) as dsn:
+        yield dsn
 
 
 def dsn_for(admin_dsn: str, dbname: str) -> str:

@@ -6,14 +6,18 @@ refuses to run as root, so when whctl runs as root the server runs as an unprivi
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
+import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from whctl.output import WhctlError
 
@@ -146,3 +150,38 @@ class LocalCluster:
 
     def dsn(self, dbname: str) -> str:
         return f"postgresql://{self.superuser}@{self.host}:{self.port}/{dbname}"
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports nobody listens on now, on loopback."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+@contextlib.contextmanager
+def throwaway_cluster(prefix: str, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """A cluster in a new temporary folder on a free port, for tests and benchmarks.
+
+    Yields its superuser DSN (with the generated password); stops and removes it at exit. The
+    folder is outside any private temp folder: as root the server runs as another OS user.
+    """
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o755)
+    password = secrets.token_urlsafe(16)
+    cluster = LocalCluster(base, port=free_ports(1)[0], superuser="postgres", password=password,
+                           settings=settings or {})
+    try:
+        cluster.init()
+        cluster.start()
+        yield f"postgresql://postgres:{password}@127.0.0.1:{cluster.port}/postgres"
+    finally:
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)

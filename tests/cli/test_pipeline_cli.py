@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from whctl.localstack.sandbox import free_ports
+from whctl.pgserver import free_ports
 from whctl.main import cli
 
 

@@ -6,28 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from pathlib import Path
 from typing import Iterator
 
 from whctl.config import Settings
 from whctl.localstack import runtime as runtime_mod
 from whctl.localstack.stack import Stack
+from whctl.pgserver import free_ports
 
 PORT_SETTINGS = ("source_port", "warehouse_port", "kafka_port", "kafka_controller_port", "connect_port")
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def sandbox_env(state_dir: Path) -> dict[str, str]:
