@@ -2,15 +2,14 @@
 -- landing table. The one entry point of the engine (triggers, quarantine retry and rebuild call
 -- it); callers hold the engine lock (ops.take_engine_lock). Keeps promises 1-7 by composition:
 --   customers / products: recompute the keys' version chains, then re-point their facts;
---   orders: extend dim_date to the orders' dates, then recompute the facts of their lines;
+--   orders: extend dim_date to the orders' dates, then make their lines' facts follow them;
 --   order_items: recompute the facts of the lines.
 CREATE OR REPLACE FUNCTION dw.apply_changes(p_table text, p_keys integer[])
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 -- Plan each statement for the keys and table sizes at hand: a generic plan cached while the tables
--- were small keeps scanning them whole as they grow. (Not set around the deferred foreign-key checks
--- of ops.apply_or_quarantine: those plans are fine cached.)
+-- were small keeps scanning them whole as they grow.
 SET plan_cache_mode = force_custom_plan
 AS $$
 BEGIN
@@ -21,12 +20,7 @@ BEGIN
                 CROSS JOIN LATERAL dw.refresh_dimension(d.dimension, p_keys) c
           GROUP BY d.dimension;
     WHEN 'orders' THEN
-        PERFORM dw.ensure_dates(min(o.order_date)::date, max(o.order_date)::date)
-           FROM landing.orders o
-          WHERE o.order_id = ANY(p_keys) AND o.__op <> 'd'
-            AND NOT EXISTS (SELECT FROM ops.quarantine q WHERE q.landing_table = 'orders' AND q.landing_id = o.landing_id);
-        PERFORM dw.refresh_order_facts(ARRAY(
-            SELECT f.order_item_id FROM unnest(p_keys) k (order_id) JOIN dw.fact_orders f ON f.order_id = k.order_id));
+        PERFORM dw.refresh_facts_of_orders(p_keys);
     WHEN 'order_items' THEN
         PERFORM dw.refresh_order_facts(p_keys);
     ELSE

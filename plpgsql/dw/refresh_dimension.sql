@@ -3,7 +3,7 @@
 -- minimal change: version k of a key keeps its surrogate key and is updated in place only when it
 -- differs; an inferred member's row becomes version 1 (its key is reused); new versions are
 -- inserted; versions that no longer exist are deleted (their facts are re-pointed by the caller in
--- the same transaction; the fact foreign keys are deferred for that). A key left with no version
+-- the same transaction, and checked there not to point at a removed version). A key left with no version
 -- at all (created and deleted in one transaction) keeps its version 1 as an inferred placeholder,
 -- as loading its facts afresh would give; dw.remove_unneeded_inferred_members drops it when no fact
 -- needs it.
@@ -44,6 +44,11 @@ BEGIN
             INSERT INTO %2$s AS d (%3$I, version, valid_from, valid_to, is_current, is_inferred, opened_lsn, %4$s)
             SELECT c.natural_key, c.version, c.valid_from, c.valid_to, c.is_current, false, c.opened_lsn, %5$s
             FROM chain c CROSS JOIN LATERAL jsonb_populate_record(NULL::%2$s, c.attrs) r
+            -- versions equal to their row are left out before the upsert, which would lock them
+            LEFT JOIN %2$s d ON d.%3$I = c.natural_key AND d.version = c.version
+            WHERE (d.valid_from, d.valid_to, d.is_current, d.is_inferred, d.opened_lsn, %7$s)
+                  IS DISTINCT FROM
+                  (c.valid_from, c.valid_to, c.is_current, false, c.opened_lsn, %5$s)
             ORDER BY c.natural_key, c.version
             ON CONFLICT (%3$I, version) DO UPDATE
                SET (valid_from, valid_to, is_current, is_inferred, opened_lsn, %4$s)

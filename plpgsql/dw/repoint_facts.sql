@@ -12,6 +12,7 @@ DECLARE
     v_source ops.dimension_source;
     v_facts bigint[];
     v_new_keys integer[];
+    v_orphaned_key integer;
 BEGIN
     SELECT * INTO STRICT v_source FROM ops.dimension_source s WHERE s.dimension = p_dimension;
     -- OFFSET 0 keeps the inner query a range scan of the fact index (key, order_date) per key: as a
@@ -38,6 +39,20 @@ BEGIN
             WHERE f.order_fact_key = c.order_fact_key
         $sql$, v_source.surrogate_key)
         USING v_facts, v_new_keys;
+    END IF;
+    -- The facts' keys are not declared foreign keys (migration 0002): this is where a fact could
+    -- lose its dimension row, so check it here. The raise makes ops.apply_or_quarantine isolate and
+    -- quarantine the key instead of leaving a fact pointing at nothing.
+    EXECUTE format($sql$
+        SELECT min(k.surrogate_key) FROM unnest($1) AS k (surrogate_key)
+        WHERE NOT EXISTS (SELECT FROM %1$s d WHERE d.%2$I = k.surrogate_key)
+          AND EXISTS (SELECT FROM dw.fact_orders f WHERE f.%2$I = k.surrogate_key)
+    $sql$, v_source.dim_table, v_source.surrogate_key)
+    INTO v_orphaned_key
+    USING p_keys;
+    IF v_orphaned_key IS NOT NULL THEN
+        RAISE EXCEPTION 'dw.repoint_facts: facts still point at removed % version %', p_dimension, v_orphaned_key
+            USING ERRCODE = 'WH002';
     END IF;
     PERFORM dw.remove_unneeded_inferred_members(
         CASE p_dimension WHEN 'customer' THEN p_keys ELSE '{}' END,

@@ -19,7 +19,9 @@ BEGIN
         WITH checked AS (
             SELECT l.landing_id, l.%2$I AS natural_key, landing.event_problem(l) AS problem, l AS event
             FROM landing.%1$I l
+            -- the range lets the primary key serve the lookup (a batch's ids are nearly contiguous)
             WHERE l.landing_id = ANY($1)
+              AND l.landing_id BETWEEN (SELECT min(i) FROM unnest($1) i) AND (SELECT max(i) FROM unnest($1) i)
         ), set_aside AS (
             INSERT INTO ops.quarantine AS q (landing_table, landing_id, reason, event)
             SELECT %1$L, c.landing_id, c.problem, to_jsonb(c.event) FROM checked c WHERE c.problem IS NOT NULL

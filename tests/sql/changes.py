@@ -94,6 +94,23 @@ def land(conn, events: list[dict], table: str | None = None) -> None:
         sql.SQL(", ").join(sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * len(columns))) for _ in events),
     )
     conn.execute(query, [e.get(c) for e in events for c in columns])
+    assert_fact_keys_resolve(conn)
+
+
+# The facts' dimension keys are not declared foreign keys (migration 0002): check after every batch
+# what the foreign keys checked at every commit.
+FACT_KEYS_WITHOUT_ROW = """
+    SELECT f.order_item_id, f.customer_key, f.product_key, f.date_key FROM dw.fact_orders f
+    WHERE NOT EXISTS (SELECT FROM dw.dim_customer c WHERE c.customer_key = f.customer_key)
+       OR NOT EXISTS (SELECT FROM dw.dim_product p WHERE p.product_key = f.product_key)
+       OR NOT EXISTS (SELECT FROM dw.dim_date d WHERE d.date_key = f.date_key)"""
+
+
+def assert_fact_keys_resolve(conn) -> None:
+    if not conn.execute("SELECT has_schema_privilege('dw', 'USAGE')").fetchone()[0]:
+        return  # landing as the loader role, which cannot read dw
+    orphans = conn.execute(FACT_KEYS_WITHOUT_ROW).fetchall()
+    assert not orphans, f"facts pointing at no dimension row (order_item_id, customer, product, date): {orphans}"
 
 
 def land_each(conn, events: list[dict]) -> None:

@@ -77,7 +77,7 @@ def test_older_order_status_arriving_last_does_not_win(wh):
 def test_key_created_and_deleted_in_one_transaction_while_a_fact_points_at_it(wh, wh2):
     """The transaction's last state is "deleted", so the product never existed for the warehouse and
     the fact keeps an inferred member. Landing the create alone first gives the placeholder a real
-    version; the delete's arrival must then turn it back, not fail on the fact's foreign key
+    version; the delete's arrival must then turn it back, not leave the fact pointing at nothing
     (found by the property test below)."""
     src = Source()
     events = [src.change("orders", "c", order(1, 1, T[1]), T[1]),
