@@ -13,16 +13,21 @@ AS $$
 BEGIN
     -- every date the orders have had, not only their latest: the range depends only on the events
     -- landed, whatever their order (promise 9)
-    PERFORM dw.ensure_dates(min(o.order_date)::date, max(o.order_date)::date)
-       FROM landing.orders o
-      WHERE o.order_id = ANY(p_order_ids) AND o.__op <> 'd'
-        AND NOT EXISTS (SELECT FROM ops.quarantine q WHERE q.landing_table = 'orders' AND q.landing_id = o.landing_id);
+    PERFORM dw.ensure_dates(min(o.first_date)::date, max(o.last_date)::date)
+       FROM unnest(p_order_ids) AS k (order_id)
+       CROSS JOIN LATERAL (
+           SELECT min(lo.order_date) AS first_date, max(lo.order_date) AS last_date
+           FROM landing.orders lo
+           WHERE lo.order_id = k.order_id AND lo.__op <> 'd'
+             AND NOT EXISTS (SELECT FROM ops.quarantine q WHERE q.landing_table = 'orders' AND q.landing_id = lo.landing_id)
+       ) o;
 
     PERFORM dw.write_order_facts(ARRAY(
         SELECT ROW(f.order_item_id, false, f.order_id, f.product_id, f.quantity, f.unit_price, f.line_total,
                    o.customer_id, o.order_date, o.status, f.created_at)::dw.order_line
         FROM (SELECT DISTINCT unnest(p_order_ids)) AS k (order_id)
         LEFT JOIN LATERAL dw.latest_order_state(k.order_id) o ON true
-        JOIN dw.fact_orders f ON f.order_id = k.order_id));
+        -- OFFSET 0: an index lookup per order; as a plain join the planner may hash the whole table
+        CROSS JOIN LATERAL (SELECT * FROM dw.fact_orders f WHERE f.order_id = k.order_id OFFSET 0) f));
 END
 $$;

@@ -22,7 +22,8 @@ BEGIN
     IF EXISTS (SELECT FROM dw.dim_customer d WHERE d.is_inferred) OR EXISTS (SELECT FROM dw.dim_product d WHERE d.is_inferred) THEN
         SELECT array_agg(f.customer_key), array_agg(f.product_key)
           INTO v_old_customer_keys, v_old_product_keys
-          FROM unnest(p_lines) l JOIN dw.fact_orders f ON f.order_item_id = l.order_item_id;
+          FROM unnest(p_lines) l
+          CROSS JOIN LATERAL (SELECT * FROM dw.fact_orders f WHERE f.order_item_id = l.order_item_id OFFSET 0) f;
     END IF;
 
     INSERT INTO dw.dim_customer (customer_id, valid_from, is_inferred)
