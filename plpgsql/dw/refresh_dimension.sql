@@ -45,7 +45,8 @@ BEGIN
             SELECT c.natural_key, c.version, c.valid_from, c.valid_to, c.is_current, false, c.opened_lsn, %5$s
             FROM chain c CROSS JOIN LATERAL jsonb_populate_record(NULL::%2$s, c.attrs) r
             -- versions equal to their row are left out before the upsert, which would lock them
-            LEFT JOIN %2$s d ON d.%3$I = c.natural_key AND d.version = c.version
+            -- (OFFSET 0: one index probe per version, not a merge over the whole dimension)
+            LEFT JOIN LATERAL (SELECT * FROM %2$s d WHERE d.%3$I = c.natural_key AND d.version = c.version OFFSET 0) d ON true
             WHERE (d.valid_from, d.valid_to, d.is_current, d.is_inferred, d.opened_lsn, %7$s)
                   IS DISTINCT FROM
                   (c.valid_from, c.valid_to, c.is_current, false, c.opened_lsn, %5$s)
