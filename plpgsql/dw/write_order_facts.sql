@@ -23,6 +23,7 @@ BEGIN
         SELECT array_agg(f.customer_key), array_agg(f.product_key)
           INTO v_old_customer_keys, v_old_product_keys
           FROM unnest(p_lines) l
+          -- OFFSET 0: one index probe per line, never a merge over the whole fact index
           CROSS JOIN LATERAL (SELECT * FROM dw.fact_orders f WHERE f.order_item_id = l.order_item_id OFFSET 0) f;
     END IF;
 
