@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 
 from psycopg import sql
 
+from whctl.health import FACTS_WITH_UNRESOLVED_KEYS
+
 EPOCH = datetime(1970, 1, 1)
 KEYS = {"customers": "customer_id", "products": "product_id", "orders": "order_id", "order_items": "order_item_id"}
 
@@ -98,18 +100,12 @@ def land(conn, events: list[dict], table: str | None = None) -> None:
 
 
 # The facts' dimension keys are not declared foreign keys (migration 0002): check after every batch
-# what the foreign keys checked at every commit.
-FACT_KEYS_WITHOUT_ROW = """
-    SELECT f.order_item_id, f.customer_key, f.product_key, f.date_key FROM dw.fact_orders f
-    WHERE NOT EXISTS (SELECT FROM dw.dim_customer c WHERE c.customer_key = f.customer_key)
-       OR NOT EXISTS (SELECT FROM dw.dim_product p WHERE p.product_key = f.product_key)
-       OR NOT EXISTS (SELECT FROM dw.dim_date d WHERE d.date_key = f.date_key)"""
-
-
+# what the foreign keys checked at every commit, with `whctl verify`'s definition.
 def assert_fact_keys_resolve(conn) -> None:
     if not conn.execute("SELECT has_schema_privilege('dw', 'USAGE')").fetchone()[0]:
         return  # landing as the loader role, which cannot read dw
-    orphans = conn.execute(FACT_KEYS_WITHOUT_ROW).fetchall()
+    orphans = conn.execute("SELECT f.order_item_id, f.customer_key, f.product_key, f.date_key "
+                           + FACTS_WITH_UNRESOLVED_KEYS).fetchall()
     assert not orphans, f"facts pointing at no dimension row (order_item_id, customer, product, date): {orphans}"
 
 
