@@ -11,7 +11,8 @@ dimension row per fact written, about 10 µs a row, nearly doubling the price of
 statement (or is an inferred or unknown member it created); the one place a fact could lose its
 dimension row, a version removed by dw.refresh_dimension, is re-pointed and then checked by
 dw.repoint_facts, which raises (and so quarantines the batch's key) if a fact still points at a
-removed version. `whctl verify` checks every fact key, and the SQL tests check it after each test.
+removed version. `whctl verify` checks every fact key, and the SQL tests check them after every
+landed batch.
 """
 from alembic import op
 
