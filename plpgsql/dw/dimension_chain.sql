@@ -22,7 +22,9 @@ DECLARE
     v_placeholders text;   -- the names of the columns holding the TOAST placeholder, else NULLs
     v_type1 text[];
     v_type2 text[];
+    v_timezone text;
 BEGIN
+    SELECT s.value INTO STRICT v_timezone FROM ops.settings s WHERE s.name = 'source_timezone';
     SELECT * INTO STRICT v_source FROM ops.dimension_source s WHERE s.dimension = p_dimension;
     SELECT c.relname INTO STRICT v_landing_name FROM pg_class c WHERE c.oid = v_source.landing_table;
     SELECT string_agg(format('%L, l.%I', p.column_name, p.column_name), ', ' ORDER BY p.column_name),
@@ -38,7 +40,7 @@ BEGIN
         WITH events AS (
             SELECT DISTINCT ON (l.%1$I, l.__lsn, l.__op)
                    l.%1$I AS natural_key, l.__lsn AS lsn, l.__op AS op,
-                   ops.source_time(l.__source_ts_us) AS committed_at,
+                   ops.source_time(l.__source_ts_us, $4) AS committed_at,
                    CASE WHEN l.__op = 'd' THEN '{}'::jsonb
                         ELSE jsonb_build_object(%3$s) - array_remove(ARRAY[%4$s]::text[], NULL) END AS changed
             FROM %2$s l
@@ -88,6 +90,6 @@ BEGIN
         FROM versions v JOIN latest l USING (natural_key)
         WHERE v.opens
     $sql$, v_source.natural_key, v_source.landing_table, v_build_object, v_placeholders, v_landing_name)
-    USING p_keys, v_type1, v_type2;
+    USING p_keys, v_type1, v_type2, v_timezone;
 END
 $$;
