@@ -81,29 +81,59 @@ def _wait_until_blocked(observer, pid):
     pytest.fail(f"backend {pid} never waited for a lock")
 
 
-def test_second_transaction_waits_for_the_first_and_then_sees_its_events(warehouse_dsn, wh, wh2):
-    """Interleaved on purpose: T1 lands a change of customer 1 and keeps its transaction open; T2's
-    change of the same customer waits, then applies on top of T1's once T1 commits."""
+def _customer_1_created_then_two_changes(wh):
+    """Customer 1 landed (city A), and two later changes of it (B, then C) not landed yet."""
     src = Source()
     create = src.change("customers", "c", customer(1, city="A"), datetime(2025, 1, 1))
     first = src.change("customers", "u", customer(1, city="B"), datetime(2025, 2, 1))
     second = src.change("customers", "u", customer(1, city="C"), datetime(2025, 3, 1))
     land(wh, [create])
-    options = "-c statement_timeout=60s"
-    with psycopg.connect(warehouse_dsn, options=options) as t1, psycopg.connect(warehouse_dsn, options=options) as t2, \
-            ThreadPoolExecutor(1) as pool:
-        land(t1, [second])                                  # T1: the later change, not committed
-        t2_pid = t2.info.backend_pid
-        landing = pool.submit(lambda: (land(t2, [first]), t2.commit()))
-        _wait_until_blocked(wh, t2_pid)
-        land(t1, [src.change("products", "c", product(9), datetime(2025, 3, 1))])
-        t1.commit()
-        landing.result(timeout=WAIT)
+    return src, (create, first, second)
+
+
+def _assert_customer_1_went_through_a_b_c(wh, wh2, events):
+    """Three versions A, B, C, as landing the same events one by one gives."""
     rows = wh.execute("SELECT city, version, is_current FROM dw.dim_customer WHERE customer_id = 1 ORDER BY version").fetchall()
     assert rows == [("A", 1, False), ("B", 2, False), ("C", 3, True)]
     check_version_chains(wh)
-    land_each(wh2, [create, first, second])
+    land_each(wh2, events)
     assert dw_snapshot(wh)["dim_customer"] == dw_snapshot(wh2)["dim_customer"]
+
+
+def test_an_open_transaction_blocks_nobody_and_its_commit_applies_on_top_of_later_ones(warehouse_dsn, wh, wh2):
+    """Interleaved on purpose: T1 lands a change of customer 1 and keeps its transaction open. The
+    engine applies a transaction's events at its commit (ops.apply_landed_at_commit), so until then
+    T1 holds no engine lock: T2 lands an earlier change of the same customer and commits without
+    waiting, and T1's commit then applies its change on top of T2's."""
+    src, (create, first, second) = _customer_1_created_then_two_changes(wh)
+    options = "-c statement_timeout=60s"
+    with psycopg.connect(warehouse_dsn, options=options) as t1, psycopg.connect(warehouse_dsn, options=options) as t2:
+        land(t1, [second])                                  # T1: the later change, not committed
+        land(t2, [first])
+        t2.commit()                                         # a lock wait here would time out and fail
+        rows = wh.execute("SELECT city, is_current FROM dw.dim_customer WHERE customer_id = 1 ORDER BY version").fetchall()
+        assert rows == [("A", False), ("B", True)]
+        land(t1, [src.change("products", "c", product(9), datetime(2025, 3, 1))])
+        t1.commit()
+    _assert_customer_1_went_through_a_b_c(wh, wh2, [create, first, second])
+
+
+def test_two_commits_at_once_apply_one_after_the_other(warehouse_dsn, wh, wh2):
+    """While one transaction's commit applies its events (holding the engine lock), another commit
+    of the same customer waits for it, then sees its events and applies on top of them."""
+    _, (create, first, second) = _customer_1_created_then_two_changes(wh)
+    options = "-c statement_timeout=60s"
+    with psycopg.connect(warehouse_dsn, options=options) as t1, psycopg.connect(warehouse_dsn, options=options) as t2, \
+            ThreadPoolExecutor(1) as pool:
+        land(t1, [second])
+        t1.execute("SET CONSTRAINTS ops.apply_landed_at_commit IMMEDIATE")  # apply now, as a commit would
+        land(t2, [first])
+        t2_pid = t2.info.backend_pid
+        committing = pool.submit(t2.commit)
+        _wait_until_blocked(wh, t2_pid)                     # T2's apply waits for T1's engine lock
+        t1.commit()
+        committing.result(timeout=WAIT)
+    _assert_customer_1_went_through_a_b_c(wh, wh2, [create, first, second])
 
 
 def _blocked_or_done(observer, pid, done: threading.Event):

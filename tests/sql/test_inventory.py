@@ -127,6 +127,15 @@ def test_each_applied_landing_table_has_the_statement_trigger(wh):
                     for table in ("customers", "order_items", "orders", "products")]
 
 
+def test_the_apply_at_commit_trigger_is_a_deferred_constraint_trigger(wh):
+    rows = wh.execute(
+        "SELECT t.tgrelid::regclass::text, p.proname, t.tgconstraint <> 0, t.tgdeferrable, t.tginitdeferred, "
+        "       t.tgtype & 1 = 1 AS per_row, t.tgtype & 4 <> 0 AS on_insert "
+        "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+        "WHERE t.tgrelid = 'ops.landed_in_transaction'::regclass").fetchall()
+    assert rows == [("ops.landed_in_transaction", "apply_landed_at_commit", True, True, True, True, True)]
+
+
 def test_landing_tables_have_a_natural_key_and_lsn_index(wh):
     for table, key in (("customers", "customer_id"), ("products", "product_id"), ("orders", "order_id"),
                        ("order_items", "order_item_id")):

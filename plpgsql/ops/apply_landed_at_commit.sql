@@ -1,0 +1,44 @@
+-- ops.apply_landed_at_commit: apply, at its commit, everything one transaction landed in one
+-- landing table, as one batch. Keeps design.md's "Performance principles" (the engine sees whole
+-- batches) and promise 8 through ops.apply_landed: the JDBC driver cuts each batch the sink flushes
+-- into INSERTs of at most 128 rows in one transaction, and applying them one by one paid the
+-- engine's fixed cost per statement. landing.apply_landed_events collects the ids of each statement
+-- in ops.landed_in_transaction; the first of them queues this deferred trigger, which fires once.
+-- It never raises for bad data: a raise here would fail the sink's commit.
+CREATE OR REPLACE FUNCTION ops.apply_landed_at_commit()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_landing_ids bigint[];
+    v_result record;
+BEGIN
+    -- the row as it is now: later statements of the transaction appended their ids to it
+    DELETE FROM ops.landed_in_transaction p
+     WHERE p.txid = NEW.txid AND p.landing_table = NEW.landing_table
+    RETURNING p.landing_ids INTO v_landing_ids;
+    IF v_landing_ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+    v_result := ops.apply_landed(NEW.landing_table, v_landing_ids);
+    UPDATE ops.apply_stats
+       SET batches = batches + 1, events = events + v_result.events,
+           quarantined = quarantined + v_result.quarantined, last_applied_at = clock_timestamp()
+     WHERE landing_table = NEW.landing_table;
+    RETURN NULL;
+END
+$$;
+
+-- A constraint trigger cannot be replaced (CREATE OR REPLACE does not apply to it): create it once.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_trigger t
+                   WHERE t.tgrelid = 'ops.landed_in_transaction'::regclass AND t.tgname = 'apply_landed_at_commit') THEN
+        CREATE CONSTRAINT TRIGGER apply_landed_at_commit AFTER INSERT ON ops.landed_in_transaction
+            DEFERRABLE INITIALLY DEFERRED
+            FOR EACH ROW EXECUTE FUNCTION ops.apply_landed_at_commit();
+    END IF;
+END
+$$;
