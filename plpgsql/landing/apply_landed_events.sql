@@ -11,13 +11,15 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    -- Only the transaction's first INSERT into a table inserts the row (and queues the apply at
-    -- commit); the next ones append to it.
+    -- One row per INSERT; the transaction's first one into this table opens the batch (its row
+    -- queues the apply at commit).
     EXECUTE $sql$
-        INSERT INTO ops.landed_in_transaction AS p (landing_table, landing_ids)
-        SELECT $1, array_agg(n.landing_id) FROM new_rows n
+        INSERT INTO ops.landed_in_transaction (landing_table, landing_ids, opens_batch)
+        SELECT $1, array_agg(n.landing_id),
+               NOT EXISTS (SELECT FROM ops.landed_in_transaction p
+                           WHERE p.txid = pg_current_xact_id() AND p.landing_table = $1)
+        FROM new_rows n
         HAVING count(*) > 0
-        ON CONFLICT (txid, landing_table) DO UPDATE SET landing_ids = p.landing_ids || EXCLUDED.landing_ids
     $sql$ USING TG_TABLE_NAME;
     RETURN NULL;
 END

@@ -2,8 +2,9 @@
 -- landing table, as one batch. Keeps design.md's "Performance principles" (the engine sees whole
 -- batches) and promise 8 through ops.apply_landed: the JDBC driver cuts each batch the sink flushes
 -- into INSERTs of at most 128 rows in one transaction, and applying them one by one paid the
--- engine's fixed cost per statement. landing.apply_landed_events collects the ids of each statement
--- in ops.landed_in_transaction; the first of them queues this deferred trigger, which fires once.
+-- engine's fixed cost per statement. landing.apply_landed_events records the ids of each statement
+-- in ops.landed_in_transaction; the transaction's first row of a table (opens_batch) queues this
+-- deferred trigger, which fires once and takes every row of that table and transaction.
 -- It never raises for bad data: a raise here would fail the sink's commit.
 CREATE OR REPLACE FUNCTION ops.apply_landed_at_commit()
 RETURNS trigger
@@ -15,10 +16,13 @@ DECLARE
     v_landing_ids bigint[];
     v_result record;
 BEGIN
-    -- the row as it is now: later statements of the transaction appended their ids to it
-    DELETE FROM ops.landed_in_transaction p
-     WHERE p.txid = NEW.txid AND p.landing_table = NEW.landing_table
-    RETURNING p.landing_ids INTO v_landing_ids;
+    WITH taken AS (
+        DELETE FROM ops.landed_in_transaction p
+         WHERE p.txid = NEW.txid AND p.landing_table = NEW.landing_table
+        RETURNING p.landing_ids
+    )
+    SELECT array_agg(i.landing_id) INTO v_landing_ids
+      FROM taken t CROSS JOIN LATERAL unnest(t.landing_ids) AS i (landing_id);
     IF v_landing_ids IS NULL THEN
         RETURN NULL;
     END IF;
@@ -38,7 +42,7 @@ BEGIN
                    WHERE t.tgrelid = 'ops.landed_in_transaction'::regclass AND t.tgname = 'apply_landed_at_commit') THEN
         CREATE CONSTRAINT TRIGGER apply_landed_at_commit AFTER INSERT ON ops.landed_in_transaction
             DEFERRABLE INITIALLY DEFERRED
-            FOR EACH ROW EXECUTE FUNCTION ops.apply_landed_at_commit();
+            FOR EACH ROW WHEN (NEW.opens_batch) EXECUTE FUNCTION ops.apply_landed_at_commit();
     END IF;
 END
 $$;

@@ -28,8 +28,8 @@ def test_the_inserts_of_one_transaction_are_applied_once_at_commit(warehouse_dsn
             land(sink, [src.change("customers", "c", customer(k, city=f"City {k}"), T1)])
         assert _customers(sink) == []                        # nothing applied before the commit…
         assert _customers(wh) == []
-        assert sink.execute("SELECT landing_table, cardinality(landing_ids) FROM ops.landed_in_transaction").fetchall() \
-            == [("customers", 3)]
+        assert sink.execute("SELECT landing_table, sum(cardinality(landing_ids)), count(*) FILTER (WHERE opens_batch) "
+                            "FROM ops.landed_in_transaction GROUP BY 1").fetchall() == [("customers", 3, 1)]
         sink.commit()
     assert _customers(wh) == [(1, "City 1"), (2, "City 2"), (3, "City 3")]   # …all of it at the commit
     assert _stats(wh, "customers") == (before[0] + 1, before[1] + 3)         # as one batch
@@ -65,3 +65,18 @@ def test_each_landing_table_of_a_transaction_is_applied_as_its_own_batch(warehou
     for line in (1, 2, 3):
         got = fact(wh, line)
         assert (got["c_customer_id"], got["p_product_id"], got["date_key"], got["c_is_inferred"]) == (7, 8, 20250301, False)
+
+
+
+def test_a_rolled_back_savepoint_with_the_first_insert_leaves_the_rest_to_apply_at_commit(warehouse_dsn, wh):
+    """The transaction's first INSERT into a table queues the apply; if a savepoint around it rolls
+    back, the next INSERT queues it instead."""
+    src = Source()
+    with psycopg.connect(warehouse_dsn) as sink:
+        sink.execute("SAVEPOINT first_insert")
+        land(sink, [src.change("customers", "c", customer(1, city="Rolled back"), T1)])
+        sink.execute("ROLLBACK TO SAVEPOINT first_insert")
+        land(sink, [src.change("customers", "c", customer(2, city="Kept"), T1)])
+        sink.commit()
+    assert _customers(wh) == [(2, "Kept")]
+    assert wh.execute("SELECT count(*) FROM ops.landed_in_transaction").fetchone()[0] == 0
