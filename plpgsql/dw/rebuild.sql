@@ -17,8 +17,7 @@ BEGIN
     PERFORM dw.apply_changes('products', ARRAY(SELECT DISTINCT l.product_id FROM landing.products l WHERE l.product_id IS NOT NULL));
     PERFORM dw.apply_changes('orders', ARRAY(SELECT DISTINCT l.order_id FROM landing.orders l WHERE l.order_id IS NOT NULL));
     PERFORM dw.apply_changes('order_items', ARRAY(SELECT DISTINCT l.order_item_id FROM landing.order_items l WHERE l.order_item_id IS NOT NULL));
-    SET CONSTRAINTS dw.dim_customer_no_overlap, dw.dim_product_no_overlap IMMEDIATE;
-    SET CONSTRAINTS dw.dim_customer_no_overlap, dw.dim_product_no_overlap DEFERRED;
+    PERFORM ops.check_dimension_constraints();
     RETURN QUERY SELECT (SELECT count(*) FROM dw.dim_customer) + (SELECT count(*) FROM dw.dim_product),
                         (SELECT count(*) FROM dw.fact_orders);
 END

@@ -18,11 +18,7 @@ BEGIN
     PERFORM ops.take_engine_lock();  -- held already when called by ops.apply_landed; cheap to retake
     BEGIN
         PERFORM dw.apply_changes(p_table, p_keys);
-        -- Check the deferred constraints here, where a failure can still be isolated. Named, not
-        -- ALL: that would also fire the transaction's other pending applies (ops.apply_landed_at_commit)
-        -- inside this one.
-        SET CONSTRAINTS dw.dim_customer_no_overlap, dw.dim_product_no_overlap IMMEDIATE;
-        SET CONSTRAINTS dw.dim_customer_no_overlap, dw.dim_product_no_overlap DEFERRED;
+        PERFORM ops.check_dimension_constraints();
         RETURN 0;
     EXCEPTION WHEN OTHERS THEN
         NULL;  -- the batch as a whole failed: fall through to key-by-key isolation
@@ -31,8 +27,7 @@ BEGIN
     FOREACH v_key IN ARRAY p_keys LOOP
         BEGIN
             PERFORM dw.apply_changes(p_table, ARRAY[v_key]);
-            SET CONSTRAINTS dw.dim_customer_no_overlap, dw.dim_product_no_overlap IMMEDIATE;
-            SET CONSTRAINTS dw.dim_customer_no_overlap, dw.dim_product_no_overlap DEFERRED;
+            PERFORM ops.check_dimension_constraints();
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_error = MESSAGE_TEXT;
             EXECUTE format($sql$
@@ -47,7 +42,6 @@ BEGIN
             v_quarantined := v_quarantined + v_count;
         END;
     END LOOP;
-    SET CONSTRAINTS dw.dim_customer_no_overlap, dw.dim_product_no_overlap DEFERRED;
     RETURN v_quarantined;
 END
 $$;
