@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "cli"))
 sys.path.insert(0, str(ROOT))
 
-from tests.sql.changes import Source, customer, order, order_item, product  # noqa: E402
+from tests.sql.changes import Source, customer, order, order_item, product, table_of  # noqa: E402
 from whctl import schema  # noqa: E402
 from whctl.config import Settings  # noqa: E402
 from whctl.kpi_queries import QUERIES as KPI_QUERIES  # noqa: E402
@@ -77,15 +77,16 @@ def sink_batches(events: list[dict], batch: int, per_table: bool = False) -> lis
     if per_table:
         pending: dict[str, list[dict]] = {}
         for event in events:
-            rows = pending.setdefault(event["__topic"].rsplit(".", 1)[1], [])
+            table = table_of(event)
+            rows = pending.setdefault(table, [])
             rows.append(event)
             if len(rows) == batch:
-                batches.append((event["__topic"].rsplit(".", 1)[1], pending.pop(event["__topic"].rsplit(".", 1)[1])))
+                batches.append((table, pending.pop(table)))
         return batches + list(pending.items())
     for start in range(0, len(events), batch):
         poll: dict[str, list[dict]] = {}
         for event in events[start:start + batch]:
-            poll.setdefault(event["__topic"].rsplit(".", 1)[1], []).append(event)
+            poll.setdefault(table_of(event), []).append(event)
         batches += list(poll.items())
     return batches
 

@@ -13,13 +13,9 @@ import pytest
 
 from tests.conftest import ROOT, create_migrated_database
 from tests.sql.changes import Source, customer, land_batches, order, order_item, product
-from whctl.kpi_queries import DAILY_REVENUE, LIFETIME_VALUE, POINT_IN_TIME_PRICE, SEGMENTATION, TOP_PRODUCTS
+from whctl.kpi_queries import DAILY_REVENUE, LIFETIME_VALUE, POINT_IN_TIME_PRICE, QUERIES, SEGMENTATION, TOP_PRODUCTS
 
 PROPOSAL = ROOT.parent / "shared" / "original-proposal.md"
-
-
-
-QUERIES = [DAILY_REVENUE, TOP_PRODUCTS, LIFETIME_VALUE, SEGMENTATION, POINT_IN_TIME_PRICE]  # whctl.kpi_queries
 MOVED = datetime(2025, 11, 10, 10)          # Alice moves from London to Paris
 REPRICED = datetime(2025, 11, 10, 9)        # Widget (product 100): $100 -> $120
 
@@ -71,7 +67,7 @@ def test_queries_are_the_proposals_verbatim():
     if not PROPOSAL.exists():
         pytest.skip(f"{PROPOSAL} not beside the repository")
     text = PROPOSAL.read_text()
-    for query in QUERIES:
+    for query in QUERIES.values():
         assert query in text
 
 
