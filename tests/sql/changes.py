@@ -100,7 +100,9 @@ def land(conn, events: list[dict], table: str | None = None) -> None:
 
 
 # The facts' dimension keys are not declared foreign keys (migration 0002): check after every batch
-# what the foreign keys checked at every commit, with `whctl verify`'s definition.
+# what the foreign keys checked at every commit, with `whctl verify`'s definition. The engine applies
+# a batch when its transaction commits: on an autocommit connection that is at once; inside an open
+# transaction the check sees the state before it, and tests check again after their commit.
 def assert_fact_keys_resolve(conn) -> None:
     if not conn.execute("SELECT has_schema_privilege('dw', 'USAGE')").fetchone()[0]:
         return  # landing as the loader role, which cannot read dw

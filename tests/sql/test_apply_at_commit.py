@@ -6,7 +6,7 @@ from datetime import datetime
 
 import psycopg
 
-from tests.sql.changes import Source, customer, land, order, order_item, product
+from tests.sql.changes import Source, assert_fact_keys_resolve, customer, land, order, order_item, product
 from tests.sql.warehouse import check_version_chains, fact
 
 T1 = datetime(2025, 1, 1)
@@ -60,6 +60,7 @@ def test_each_landing_table_of_a_transaction_is_applied_as_its_own_batch(warehou
         land(sink, [src.change("order_items", "c", order_item(3, 1, 8), T1)])
         land(sink, [src.change("orders", "c", order(1, 7, datetime(2025, 3, 1)), T1)])
         sink.commit()
+    assert_fact_keys_resolve(wh)
     assert _stats(wh, "order_items") == (items[0] + 1, items[1] + 3)
     assert _stats(wh, "orders") == (orders[0] + 1, orders[1] + 1)
     for line in (1, 2, 3):

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 
-from tests.sql.changes import Source, customer, land, land_each, order, order_item, product, table_of
+from tests.sql.changes import Source, assert_fact_keys_resolve, customer, land, land_each, order, order_item, product, table_of
 from tests.sql.warehouse import check_version_chains, dw_snapshot, quarantined, rebuild
 
 WAIT = 20.0   # seconds a blocked transaction may take to show up as waiting
@@ -64,6 +64,7 @@ def test_two_sink_tasks_landing_the_same_keys_at_once(warehouse_dsn, wh, wh2):
         for f in futures:
             f.result()          # a deadlock or any error raised by the trigger fails here
     assert quarantined(wh) == []
+    assert_fact_keys_resolve(wh)
     check_version_chains(wh)
     land_each(wh2, events)
     concurrent = dw_snapshot(wh)
