@@ -42,7 +42,7 @@ import time
 import psycopg
 import requests
 
-from whctl import pipeline
+from whctl import connect_api, pipeline
 from whctl.config import Settings
 
 BASE_ID = 10_000_000
@@ -194,7 +194,7 @@ def find_max(settings: Settings, work: Workload, steps: list[int], duration: flo
 
 # --- throughput -------------------------------------------------------------------------------
 
-def _wait_state(api: pipeline.Connect, name: str, state: str, timeout: float = 60) -> None:
+def _wait_state(api: connect_api.Connect, name: str, state: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = api.status(name)
@@ -218,7 +218,7 @@ def _slot_caught_up(settings: Settings, timeout: float = 300) -> None:
     raise RuntimeError("the source connector did not publish the backlog in time")
 
 
-def _drain(settings: Settings, api: pipeline.Connect, name: str, schema: str, first_item: int, items: int, orders: int) -> dict:
+def _drain(settings: Settings, api: connect_api.Connect, name: str, schema: str, first_item: int, items: int, orders: int) -> dict:
     with _conn(settings, "warehouse") as wh:
         marks = {t: wh.execute(f"SELECT coalesce(max(landing_id), 0) FROM {schema}.{t}").fetchone()[0] for t in TABLES}
         api.call("PUT", f"/connectors/{name}/resume")
@@ -248,7 +248,7 @@ def _drain(settings: Settings, api: pipeline.Connect, name: str, schema: str, fi
 
 
 def throughput_run(settings: Settings, work: Workload, transactions: int, per_commit: int = 100) -> dict:
-    api = pipeline.Connect(settings)
+    api = connect_api.Connect(settings)
     sink, bench = pipeline.SINK_CONNECTOR, "whctl-bench-plain"
     pipeline.wait_for_warehouse(settings, 300)
     requests.delete(f"{api.url}/connectors/{bench}", timeout=30)

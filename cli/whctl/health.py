@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from whctl import pipeline
+from whctl import connect_api, pipeline
 from whctl.config import Settings
 from whctl.db import connect
 from whctl.output import WhctlError
@@ -50,7 +50,7 @@ def _try_connect(settings: Settings, which: str):
 # --- whctl status ------------------------------------------------------------------------------
 
 def status(settings: Settings) -> dict:
-    api = pipeline.Connect(settings)
+    api = connect_api.Connect(settings)
     connect_up = api.reachable()
     wh, wh_error = _try_connect(settings, "warehouse")
     src, src_error = _try_connect(settings, "source")
@@ -71,7 +71,7 @@ def status(settings: Settings) -> dict:
     return result
 
 
-def _connector_checks(api: pipeline.Connect, connect_up: bool) -> list[dict]:
+def _connector_checks(api: connect_api.Connect, connect_up: bool) -> list[dict]:
     if not connect_up:
         return [check(f"connector {name}", FAIL, f"Kafka Connect unreachable at {api.url}") for name in pipeline.CONNECTOR_NAMES]
     checks = []
@@ -86,7 +86,7 @@ def _connector_checks(api: pipeline.Connect, connect_up: bool) -> list[dict]:
         detail = f"{state}, tasks {', '.join(tasks) or 'none'}"
         failed = [t for t in st.get("tasks", []) if t["state"] == "FAILED"]
         if failed:
-            detail += f": {pipeline.readable_trace(failed[0].get('trace', ''), 1).strip()[:200]}"
+            detail += f": {connect_api.readable_trace(failed[0].get('trace', ''), 1).strip()[:200]}"
         verdict = OK if running else (WARN if state in ("PAUSED", "STOPPED") or "PAUSED" in tasks else FAIL)
         checks.append(check(f"connector {name}", verdict, detail, state=state, tasks=tasks))
     return checks

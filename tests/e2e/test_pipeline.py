@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import run_whctl
-from whctl import pipeline
+from whctl import connect_api, pipeline
 from whctl.config import PROJECT_ROOT
 from whctl.localstack.stack import Stack
 
@@ -212,7 +212,7 @@ def _dw_hash(wh) -> str:
             UNION ALL SELECT 'f' || f::text FROM dw.fact_orders f) x""").fetchone()[0]
 
 
-def _wait_state(api: pipeline.Connect, name: str, state: str, timeout: float = 60) -> None:
+def _wait_state(api: connect_api.Connect, name: str, state: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = api.status(name)
@@ -227,7 +227,7 @@ def test_replay_from_the_beginning_leaves_dw_unchanged(deployed, wh):
     tables = ("customers", "products", "orders", "order_items")
     before = {t: wh.execute(f"SELECT count(*) FROM landing.{t}").fetchone()[0] for t in tables}
     dw_before = _dw_hash(wh)
-    api = pipeline.Connect(deployed)
+    api = connect_api.Connect(deployed)
     api.call("PUT", f"/connectors/{pipeline.SINK_CONNECTOR}/stop")
     _wait_state(api, pipeline.SINK_CONNECTOR, "STOPPED")
     reset = requests.delete(f"{api.url}/connectors/{pipeline.SINK_CONNECTOR}/offsets", timeout=30)
@@ -258,7 +258,7 @@ def test_status_unhealthy_when_connect_is_stopped_then_recovers(deployed):
         assert "overall: unhealthy (connector whctl-source, connector whctl-sink" in result.stdout
     finally:
         stack.up()
-        api = pipeline.Connect(deployed)
+        api = connect_api.Connect(deployed)
         for name in pipeline.CONNECTOR_NAMES:
             api.wait_running(name, 120)
     assert run_whctl("status").returncode in (0, 2)

@@ -7,7 +7,7 @@ multi-row INSERT per batch (one statement, one trigger call).
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import datetime
 
 from psycopg import sql
 

@@ -6,7 +6,6 @@ dw.customer_segmentation answer the same questions counting every fact."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 
 import psycopg
 import pytest

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from tests.conftest import dsn_for
-from tests.sql.changes import KEYS, Source, customer, land, land_batches, land_each, order, order_item, product
+from tests.sql.changes import KEYS, Source, customer, land, land_each, order, order_item, product
 from tests.sql.warehouse import (BEGINNING, END_OF_TIME, TOAST, check_version_chains, dw_snapshot, fact, quarantined,
                                  rebuild, reset_warehouse, versions)
 

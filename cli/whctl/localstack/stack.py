@@ -12,7 +12,6 @@ import fcntl
 import ipaddress
 import os
 import time
-from pathlib import Path
 
 from whctl.config import Settings
 from whctl.localstack import prereqs, proc
