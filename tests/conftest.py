@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -93,3 +94,12 @@ def wh(warehouse_dsn):
     """An autocommit connection to the test's warehouse: each statement is one sink batch."""
     with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def analyst_password(warehouse_dsn) -> str:
+    """A fresh password of the read-only analyst role (a cluster-wide role), set for this test."""
+    password = secrets.token_urlsafe(16)
+    with psycopg.connect(warehouse_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER ROLE wh_analyst PASSWORD {}").format(sql.Literal(password)))
+    return password

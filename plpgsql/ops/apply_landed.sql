@@ -2,8 +2,10 @@
 -- applied (with the reason), and apply the natural keys of the rest. Keeps promise 8 of design.md:
 -- bad events are named and set aside while their batch-mates apply. Shared by the landing trigger
 -- (a new batch) and ops.retry_quarantine (events released from quarantine).
--- Returns how many events it checked and how many it quarantined.
-CREATE OR REPLACE FUNCTION ops.apply_landed(p_table text, p_landing_ids bigint[], OUT events bigint, OUT quarantined bigint)
+-- Returns how many events it checked and how many it quarantined, and the oldest and newest source
+-- commit time among them (microseconds, as landed) for the per-batch time series (ops.apply_batches).
+CREATE OR REPLACE FUNCTION ops.apply_landed(p_table text, p_landing_ids bigint[], OUT events bigint, OUT quarantined bigint,
+                                            OUT source_ts_first bigint, OUT source_ts_last bigint)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -17,7 +19,8 @@ BEGIN
     PERFORM ops.take_engine_lock();
     EXECUTE format($sql$
         WITH checked AS (
-            SELECT l.landing_id, l.%2$I AS natural_key, landing.event_problem(l) AS problem, l AS event
+            SELECT l.landing_id, l.%2$I AS natural_key, landing.event_problem(l) AS problem, l AS event,
+                   l.__source_ts_us AS source_ts_us
             FROM landing.%1$I l
             -- the range lets the primary key serve the lookup (a batch's ids are nearly contiguous)
             WHERE l.landing_id = ANY($1)
@@ -31,10 +34,11 @@ BEGIN
         SELECT array_agg(DISTINCT c.natural_key) FILTER (WHERE c.problem IS NULL),
                array_agg(c.landing_id) FILTER (WHERE c.problem IS NULL),
                count(*),
-               (SELECT count(*) FROM set_aside)
+               (SELECT count(*) FROM set_aside),
+               min(c.source_ts_us), max(c.source_ts_us)
         FROM checked c
     $sql$, p_table, (SELECT k.natural_key FROM ops.landing_key(p_table) k))
-    INTO v_keys, v_good_ids, events, quarantined
+    INTO v_keys, v_good_ids, events, quarantined, source_ts_first, source_ts_last
     USING p_landing_ids;
 
     IF v_keys IS NOT NULL THEN

@@ -5,6 +5,8 @@
 -- engine's fixed cost per statement. landing.apply_landed_events records the ids of each statement
 -- in ops.landed_in_transaction; the transaction's first row of a table (opens_batch) queues this
 -- deferred trigger, which fires once and takes every row of that table and transaction.
+-- Each batch also leaves one row in ops.apply_batches (the pipeline over time, for the dashboard),
+-- and every 1000th batch prunes rows older than the retention (ops.prune_apply_batches).
 -- It never raises for bad data: a raise here would fail the sink's commit.
 CREATE OR REPLACE FUNCTION ops.apply_landed_at_commit()
 RETURNS trigger
@@ -15,6 +17,8 @@ AS $$
 DECLARE
     v_landing_ids bigint[];
     v_result record;
+    v_now timestamptz;
+    v_batch_id bigint;
 BEGIN
     WITH taken AS (
         DELETE FROM ops.landed_in_transaction p
@@ -27,10 +31,19 @@ BEGIN
         RETURN NULL;
     END IF;
     v_result := ops.apply_landed(NEW.landing_table, v_landing_ids);
+    v_now := clock_timestamp();
     UPDATE ops.apply_stats
        SET batches = batches + 1, events = events + v_result.events,
-           quarantined = quarantined + v_result.quarantined, last_applied_at = clock_timestamp()
+           quarantined = quarantined + v_result.quarantined, last_applied_at = v_now
      WHERE landing_table = NEW.landing_table;
+    INSERT INTO ops.apply_batches (applied_at, landing_table, events, quarantined, source_first, source_last)
+    VALUES (v_now, NEW.landing_table, v_result.events, v_result.quarantined,
+            to_timestamp(v_result.source_ts_first / 1e6), to_timestamp(v_result.source_ts_last / 1e6))
+    RETURNING batch_id INTO v_batch_id;
+    -- Pruning now and then, not per batch: one range delete per 1000 batches keeps the table bounded.
+    IF v_batch_id % 1000 = 0 THEN
+        PERFORM ops.prune_apply_batches(v_now);
+    END IF;
     RETURN NULL;
 END
 $$;
