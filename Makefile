@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help prereqs venv runtime test test-sql test-cli test-e2e demo stop bench
+.PHONY: help prereqs venv assets runtime test test-sql test-cli test-e2e demo stop bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -11,7 +11,15 @@ help:  ## list the targets
 prereqs:  ## install missing system prerequisites (PostgreSQL, Java 17, Maven) with apt-get when root
 	@bash .ci/install-prereqs
 
-venv: $(BIN)/whctl  ## the virtualenv with whctl and the test dependencies
+venv: $(BIN)/whctl assets  ## the virtualenv with whctl and the test dependencies, and the dashboard's assets
+
+VENDOR := cli/whctl/web/static/vendor
+assets: $(VENDOR)/uPlot.iife.min.js  ## the dashboard's charting library (uPlot), from npm with the committed lock file
+
+$(VENDOR)/uPlot.iife.min.js: web-assets/package-lock.json
+	npm ci --prefix web-assets --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp web-assets/node_modules/uplot/dist/uPlot.iife.min.js web-assets/node_modules/uplot/dist/uPlot.min.css web-assets/node_modules/uplot/LICENSE $(VENDOR)/
 
 $(BIN)/whctl: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

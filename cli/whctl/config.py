@@ -38,6 +38,10 @@ class Settings:
     kafka_bootstrap: str | None = None
     # The source's timestamps are local time of this zone (design.md, promise 2).
     source_timezone: str = "UTC"
+    # `whctl serve`: where the dashboard listens, and the token it requires off loopback.
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8050
+    serve_token: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Settings":
@@ -102,15 +106,19 @@ class Settings:
     def bootstrap(self) -> str:
         return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
 
-    def connection_kwargs(self, which: str) -> dict:
+    def connection_kwargs(self, which: str, role: str | None = None) -> dict:
         """psycopg.connect() arguments for 'source' or 'warehouse'.
 
         An explicit DSN brings its own credentials (or a PGPASSFILE); the local stack's superuser
-        password is read from the state folder, never put into a printable string.
+        password is read from the state folder, never put into a printable string. With `role`, the
+        same server and database as that role, with its password (WH_<ROLE>_PASSWORD or the state
+        folder's, as `whctl deploy` set it).
         """
         explicit = self.source_dsn if which == "source" else self.warehouse_dsn
         dsn = self.source if which == "source" else self.warehouse
         kwargs: dict = {"conninfo": dsn, "connect_timeout": 5}
-        if explicit is None:
+        if role is not None:
+            kwargs.update(user=role, password=self.password(role))
+        elif explicit is None:
             kwargs["password"] = self.password(self.pg_user)
         return kwargs

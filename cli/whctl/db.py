@@ -7,9 +7,10 @@ from whctl.config import Settings
 from whctl.output import WhctlError
 
 
-def connect(settings: Settings, which: str = "warehouse", autocommit: bool = False, dbname: str | None = None) -> psycopg.Connection:
-    """Open a connection to the 'source' or the 'warehouse' database."""
-    kwargs = settings.connection_kwargs(which)
+def connect(settings: Settings, which: str = "warehouse", autocommit: bool = False, dbname: str | None = None,
+            role: str | None = None, **options) -> psycopg.Connection:
+    """Open a connection to the 'source' or the 'warehouse' database (as `role` when given)."""
+    kwargs = {**settings.connection_kwargs(which, role), **options}
     if dbname is not None:
         kwargs["dbname"] = dbname
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from whctl import __version__
-from whctl.commands import demo, deploy, kpi, migrate, quarantine, rebuild, seed, stack, status, verify
+from whctl.commands import demo, deploy, kpi, migrate, quarantine, rebuild, seed, serve, stack, status, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -26,3 +26,4 @@ cli.add_command(rebuild.rebuild)
 cli.add_command(seed.seed)
 cli.add_command(demo.demo)
 cli.add_command(kpi.kpi)
+cli.add_command(serve.serve)

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import click
 
 
-def _default(value: Any):
+def json_default(value: Any):
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -21,7 +21,7 @@ def _default(value: Any):
 
 
 def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=_default)
+    return json.dumps(data, indent=2, default=json_default)
 
 
 def emit(data: Any, as_json: bool, render: Callable[[Any], str]) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from whctl import health, pipeline
+from whctl import health, pipeline, quality
 from whctl.options import SOURCE, WAREHOUSE, json_option, settings_options
 from whctl.output import emit, progress
 
@@ -16,11 +16,13 @@ from whctl.output import emit, progress
 def verify(settings, wait: float, as_json: bool):
     """Referential integrity, duplicate facts, version chains, surrogate keys, reconciliation.
 
-    Exit status 1 when any check fails.
+    Exit status 1 when any check fails. The results are recorded in the warehouse
+    (ops.quality_results) for the dashboard of `whctl serve`.
     """
     if wait > 0:
         progress("waiting for the warehouse to catch up with the source")
         pipeline.wait_for_warehouse(settings, timeout=wait)
     result = health.verify(settings)
+    quality.record(settings, result)
     emit(result, as_json, health.render)
     raise SystemExit(result["exit_code"])
