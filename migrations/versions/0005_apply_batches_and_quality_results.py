@@ -13,6 +13,8 @@ B-tree on applied_at serves both the range reads and the pruning.
 
 `whctl verify` runs as the operator; the dashboard reads as the read-only analyst role, so verify
 records each check's last result here and the dashboard reads it (the web role never writes).
+The analyst may also read landing.heartbeat: each heartbeat's landing time minus its source commit
+time is the pipeline's end-to-end lag at that moment.
 
 ops.apply_landed now also returns the batch's oldest and newest source commit times: its result
 type changes, which CREATE OR REPLACE cannot do, so the old function is dropped here and the
@@ -52,8 +54,13 @@ def upgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS ops.apply_landed(text, bigint[])")
     op.execute("RESET ROLE")
     op.execute("GRANT SELECT ON ops.apply_batches, ops.quality_results TO wh_analyst")
+    # the heartbeats measure end-to-end lag over time (the dashboard's lag per minute)
+    op.execute("GRANT USAGE ON SCHEMA landing TO wh_analyst")
+    op.execute("GRANT SELECT ON landing.heartbeat TO wh_analyst")
 
 
 def downgrade() -> None:
+    op.execute("REVOKE SELECT ON landing.heartbeat FROM wh_analyst")
+    op.execute("REVOKE USAGE ON SCHEMA landing FROM wh_analyst")
     op.execute("DROP TABLE ops.quality_results")
     op.execute("DROP TABLE ops.apply_batches")

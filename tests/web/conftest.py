@@ -25,7 +25,7 @@ def settings(warehouse_dsn, analyst_password, tmp_path, monkeypatch) -> Settings
 @pytest.fixture
 def history(warehouse_dsn) -> dict:
     """Customer 1 moves (two versions) between two orders; product 10's price changes; order 102 lands
-    a bad line (quarantined); `whctl verify`'s result is recorded; one incident was opened and healed."""
+    a bad line (quarantined); a heartbeat lands; `whctl verify`'s result is recorded; one incident was opened and healed."""
     now = datetime.now().replace(microsecond=0)
     t0, moved, repriced = now - timedelta(days=20), now - timedelta(days=10), now - timedelta(days=5)
     src = Source()
@@ -41,6 +41,9 @@ def history(warehouse_dsn) -> dict:
         land(wh, [src.change("order_items", "c", order_item(1001, 101, 10, 1, 25), now - timedelta(days=2)),
                   src.change("order_items", "c", order_item(1002, 101, 11, 3, 5), now - timedelta(days=2)),
                   src.change("order_items", "c", order_item(None, 102, 11, 1, 5), now - timedelta(days=1))])
+        # a heartbeat committed 1.5 s before it landed
+        wh.execute("INSERT INTO landing.heartbeat (id, beat_at, __op, __source_ts_us)"
+                   " VALUES (1, 'beat', 'u', ((extract(epoch FROM clock_timestamp()) - 1.5) * 1e6)::bigint)")
         wh.execute("INSERT INTO ops.incidents (component, cause, action, resolved_at) VALUES"
                    " ('connector whctl-sink task 0', 'task FAILED: connection refused', 'restarted the task', clock_timestamp())")
     quality.record(Settings(warehouse_dsn=warehouse_dsn), health.overall([

@@ -71,6 +71,8 @@ def test_pipeline_counts_the_batches_the_engine_applied(client, history, warehou
     busy = [m for m in body["series"] if m["events"]]
     # the landed events were committed days ago: the latency says so
     assert all(m["latency_max_s"] > 86400 for m in busy)
+    lags = [m["heartbeat_lag_s"] for m in body["series"] if m["heartbeat_lag_s"] is not None]
+    assert len(lags) == 1 and 1.5 <= lags[0] < 60
     assert {t["landing_table"]: t["events"] for t in body["totals"]} == {"customers": 3, "products": 3, "orders": 3, "order_items": 4}
 
 

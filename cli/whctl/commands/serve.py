@@ -15,7 +15,7 @@ SERVE = ("state_dir", "warehouse_dsn", "warehouse_port", "pg_user", "warehouse_d
               help="Address to listen on [default: 127.0.0.1]. Off loopback, WH_SERVE_TOKEN is required.")
 @click.option("--port", "serve_port", envvar="WH_SERVE_PORT", show_envvar=True, type=click.IntRange(1, 65535), default=None,
               help="Port to listen on [default: 8050].")
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Worker threads of the server.")
+@click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True, help="Worker threads of the server.")
 @settings_options(*SERVE)
 def serve(settings, serve_host: str | None, serve_port: int | None, threads: int):
     """The dashboard page, the REST API (/api/v1, /api/v1/openapi.json) and /metrics.

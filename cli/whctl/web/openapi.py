@@ -23,10 +23,11 @@ SCHEMAS = {
                    checked_at=TIME, checks={"type": "array", "items": {"$ref": "#/components/schemas/Check"}}),
     "Pipeline": _obj(["minutes", "series", "totals"], minutes={"type": "integer"},
                      series={"type": "array", "items": _obj(
-                         ["minute", "batches", "events", "quarantined", "latency_min_s", "latency_max_s"],
+                         ["minute", "batches", "events", "quarantined", "latency_min_s", "latency_max_s", "heartbeat_lag_s"],
                          minute=TIME, batches={"type": "integer"}, events={"type": "integer"}, quarantined={"type": "integer"},
                          latency_min_s={**NUM, "description": "apply time minus the newest source commit time of a batch"},
-                         latency_max_s={**NUM, "description": "apply time minus the oldest source commit time of a batch"})},
+                         latency_max_s={**NUM, "description": "apply time minus the oldest source commit time of a batch"},
+                         heartbeat_lag_s={**NUM, "description": "the connector's heartbeats: landing time minus source commit time (max)"})},
                      totals={"type": "array", "items": _obj(
                          ["landing_table", "batches", "events", "quarantined", "last_applied_at"],
                          landing_table={"type": "string"}, batches={"type": "integer"}, events={"type": "integer"},

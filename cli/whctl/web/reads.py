@@ -51,6 +51,15 @@ def pipeline(minutes: int) -> dict:
                round(max(extract(epoch FROM b.applied_at - b.source_first))::numeric, 3)::float8 AS latency_max_s
         FROM m LEFT JOIN ops.apply_batches b ON b.applied_at >= m.minute AND b.applied_at < m.minute + interval '1 minute'
         GROUP BY m.minute ORDER BY m.minute""", {"n": minutes})
+    # end-to-end lag per minute: the connector's heartbeats, landing time minus source commit time
+    lag = {r["minute"]: r["heartbeat_lag_s"] for r in rows("""
+        SELECT date_trunc('minute', to_timestamp(h.__source_ts_us / 1e6)) AS minute,
+               round(max(extract(epoch FROM h.__landed_at - to_timestamp(h.__source_ts_us / 1e6)))::numeric, 3)::float8 AS heartbeat_lag_s
+        FROM landing.heartbeat h
+        WHERE h.__source_ts_us >= extract(epoch FROM date_trunc('minute', now()) - make_interval(mins => %(n)s - 1))::bigint * 1000000
+        GROUP BY 1""", {"n": minutes})}
+    for minute in series:
+        minute["heartbeat_lag_s"] = lag.get(minute["minute"])
     totals = rows("SELECT landing_table, batches, events, quarantined, last_applied_at FROM ops.apply_stats ORDER BY landing_table")
     return {"minutes": minutes, "series": series, "totals": totals}
 

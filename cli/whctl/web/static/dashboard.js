@@ -52,7 +52,7 @@ function chart(id, series, xs, ys, opts = {}) {
     series: [{}, ...series],
     axes: [{}, {size: 60}],
     scales: {x: {time: opts.time !== false}},
-    legend: {show: true},
+    legend: {live: false},
   }, data, box);
 }
 
@@ -75,13 +75,16 @@ async function refreshHealth() {
 }
 
 async function refreshPipeline() {
-  const p = await api("/pipeline?minutes=180");
+  const p = await api("/pipeline?minutes=60");
   const xs = p.series.map((r) => Date.parse(r.minute) / 1000);
   chart("chart-events", [{label: "events", stroke: "#2b6cb0", fill: "rgba(43,108,176,.15)"},
                          {label: "quarantined", stroke: "#c53030"}], xs,
         [p.series.map((r) => r.events), p.series.map((r) => r.quarantined)]);
-  chart("chart-latency", [{label: "newest event", stroke: "#2f855a"}, {label: "oldest event", stroke: "#b7791f"}], xs,
-        [p.series.map((r) => r.latency_min_s), p.series.map((r) => r.latency_max_s)]);
+  // minutes without a batch have no latency: join the points across them
+  const dots = {spanGaps: true, points: {show: true, size: 5}};
+  chart("chart-latency", [{label: "heartbeat lag", stroke: "#2b6cb0", ...dots}, {label: "newest event applied", stroke: "#2f855a", ...dots},
+                          {label: "oldest event applied", stroke: "#b7791f", ...dots}], xs,
+        [p.series.map((r) => r.heartbeat_lag_s), p.series.map((r) => r.latency_min_s), p.series.map((r) => r.latency_max_s)]);
   fill(document.querySelector("#totals tbody"), p.totals.map((t) => el("tr", {},
     el("td", {}, t.landing_table), el("td", {class: "num"}, String(t.batches)), el("td", {class: "num"}, String(t.events)),
     el("td", {class: "num"}, String(t.quarantined)), el("td", {}, when(t.last_applied_at)))));
@@ -110,9 +113,13 @@ async function refreshQuality() {
 
 async function refreshBusiness() {
   const revenue = await api("/kpis/daily-revenue?limit=1000");
+  // every day of the range, those without orders at zero
+  const byDay = new Map(revenue.rows.map((r) => [String(r.date).slice(0, 10), r]));
+  const days = [];
+  for (let t = Date.parse(revenue.from + "T00:00:00Z"); t <= Date.parse(revenue.to + "T00:00:00Z"); t += 86400000) days.push(t);
+  const on = (t) => byDay.get(new Date(t).toISOString().slice(0, 10));
   chart("chart-revenue", [{label: "revenue", stroke: "#6b46c1", fill: "rgba(107,70,193,.15)"}, {label: "orders", stroke: "#718096", scale: "orders"}],
-        revenue.rows.map((r) => Date.parse(r.date + "T00:00:00Z") / 1000),
-        [revenue.rows.map((r) => Number(r.daily_revenue)), revenue.rows.map((r) => r.num_orders)]);
+        days.map((t) => t / 1000), [days.map((t) => Number(on(t)?.daily_revenue ?? 0)), days.map((t) => on(t)?.num_orders ?? 0)]);
   const top = await api("/kpis/product-sales?limit=10");
   fill(document.querySelector("#top-products tbody"), top.rows.map((r) => el("tr", {},
     el("td", {}, `${r.product_name} (#${r.product_id})`), el("td", {}, r.category), el("td", {class: "num"}, String(r.units_sold)),
