@@ -42,7 +42,7 @@ test-cli: prereqs venv
 test-e2e: prereqs venv runtime
 	$(BIN)/pytest tests/e2e
 
-demo: prereqs venv runtime  ## bring the stack up, deploy, seed, play the three scenarios, show status and KPIs
+demo: prereqs venv runtime  ## bring the stack up, deploy, seed, play the three scenarios, show status and KPIs, start the dashboard
 	$(BIN)/whctl stack up
 	$(BIN)/whctl deploy
 	$(BIN)/whctl seed
@@ -51,6 +51,9 @@ demo: prereqs venv runtime  ## bring the stack up, deploy, seed, play the three 
 	-@$(BIN)/whctl status
 	@echo; echo "== the proposal's KPI queries (whctl kpi --sql shows them) =="
 	@$(BIN)/whctl kpi --limit 5
+	@$(BIN)/whctl verify --wait 60 >/dev/null || echo "whctl verify found problems: see the dashboard's data quality"
+	@echo; echo "== the dashboard (whctl serve, in the background; make stop stops it) =="
+	@$(BIN)/whctl serve --background
 	@echo
 	@echo "Next:"
 	@echo "  - the SCD notebook:  $(BIN)/pip install jupyterlab && $(BIN)/jupyter lab notebooks/SCD_Demo.ipynb"

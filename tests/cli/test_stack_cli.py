@@ -12,10 +12,13 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from whctl.localstack import sandbox
 from whctl.main import cli
+from whctl.localstack.proc import port_open
+from whctl.pgserver import free_ports
 
 
 @pytest.fixture
@@ -146,12 +149,22 @@ def test_up_twice_is_a_no_op_a_crash_is_restarted_and_down_stops_everything():
         assert actions == {"source": "already running", "warehouse": "already running", "kafka": "already running", "connect": "started"}
         assert restarted["healthy"]
 
+        # the dashboard joins the stack's processes: started in the background, stopped by `stack down`
+        serve_port = free_ports(1)[0]
+        served = subprocess.run([sys.executable, "-m", "whctl", "serve", "--background", "--port", str(serve_port)],
+                                env=env, capture_output=True, text=True, timeout=120)
+        assert served.returncode == 0, served.stderr
+        assert served.stdout.strip() == f"http://127.0.0.1:{serve_port}/"
+        assert requests.get(served.stdout.strip() + "api/v1/", timeout=5).json()["endpoints"]
+        assert Path(env["WH_STATE_DIR"], "run", "dashboard.pid").exists()
+
         status = _whctl(env, "status")
         assert "password" in status.stdout and env["WH_STATE_DIR"] in status.stdout
         assert Path(env["WH_STATE_DIR"], "secrets", "postgres.password").read_text().strip() not in status.stdout
 
         down = json.loads(_whctl(env, "down", "--json").stdout)
-        assert set(down.values()) == {"stopped"}
+        assert set(down.values()) == {"stopped"} and "dashboard" in down
+        assert not port_open("127.0.0.1", serve_port)
         assert _processes_mentioning(str(state)) == []
         assert _whctl(env, "status", "--json", check=False).returncode == 1
         assert set(json.loads(_whctl(env, "down", "--json").stdout).values()) == {"not running"}

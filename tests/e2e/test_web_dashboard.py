@@ -7,17 +7,16 @@ within 10 s, makes no request outside the server, and leaves a screenshot in tes
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import shutil
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
-import requests
 
 from tests.conftest import ROOT, run_whctl
 from tests.e2e.demo_data import deploy_and_seed
+from whctl.localstack.dashboard import DashboardComponent
 from whctl.localstack.proc import wait_for
 from whctl.pgserver import free_ports
 
@@ -42,20 +41,20 @@ def scenario(stack) -> dict:
 
 @pytest.fixture(scope="module")
 def server(stack, scenario):
-    """`whctl serve` as a user starts it (the real command, waitress), on a free port."""
+    """`whctl serve --background` as `make demo` starts it (the real command, waitress, a pid file), on a free port."""
     port = free_ports(1)[0]
-    ARTIFACTS.mkdir(exist_ok=True)
-    with open(ARTIFACTS / "serve.log", "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "whctl", "serve", "--port", str(port)],
-                                   cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    served = run_whctl("serve", "--background", "--port", str(port))
+    assert served.returncode == 0, served.stderr
+    url = served.stdout.strip().rstrip("/")
+    dashboard = DashboardComponent(stack.with_overrides(serve_port=port))
+    assert url == f"http://127.0.0.1:{port}" and dashboard.pid() is not None
     try:
-        assert wait_for(lambda: requests.get(url + "/api/v1/", timeout=2).ok, 30, alive=lambda: process.poll() is None), \
-            (ARTIFACTS / "serve.log").read_text()
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(dashboard.log_file, ARTIFACTS / "serve.log")
+        dashboard.stop()
+        assert dashboard.pid() is None
 
 
 @pytest.fixture(scope="module")

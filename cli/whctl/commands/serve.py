@@ -16,8 +16,11 @@ SERVE = ("state_dir", "warehouse_dsn", "warehouse_port", "pg_user", "warehouse_d
 @click.option("--port", "serve_port", envvar="WH_SERVE_PORT", show_envvar=True, type=click.IntRange(1, 65535), default=None,
               help="Port to listen on [default: 8050].")
 @click.option("--threads", type=click.IntRange(1, 64), default=8, show_default=True, help="Worker threads of the server.")
+@click.option("--background", is_flag=True,
+              help="Run as a process of the local stack (pid file and log in the state folder, stopped by"
+                   " `whctl stack down`): start it unless it runs, wait until it answers, print its URL.")
 @settings_options(*SERVE)
-def serve(settings, serve_host: str | None, serve_port: int | None, threads: int):
+def serve(settings, serve_host: str | None, serve_port: int | None, threads: int, background: bool):
     """The dashboard page, the REST API (/api/v1, /api/v1/openapi.json) and /metrics.
 
     Reads the warehouse as the read-only analyst role (wh_analyst, password as `whctl deploy` set
@@ -30,7 +33,17 @@ def serve(settings, serve_host: str | None, serve_port: int | None, threads: int
     from whctl.web import create_app
 
     settings = settings.with_overrides(serve_host=serve_host, serve_port=serve_port)
-    app = create_app(settings)
+    app = create_app(settings)   # refuses a non-loopback address without a token, in the foreground
+    if background:
+        from whctl.localstack.dashboard import DashboardComponent
+
+        dashboard = DashboardComponent(settings)
+        if dashboard.pid() is None:
+            progress(f"starting the dashboard (log: {dashboard.log_file})")
+            dashboard.launch()
+        dashboard.wait_ready()
+        click.echo(dashboard.url)
+        return
     progress(f"whctl dashboard on http://{_url_host(settings.serve_host)}:{settings.serve_port}/ (API /api/v1/, metrics /metrics)")
     waitress.serve(app, host=settings.serve_host, port=settings.serve_port, threads=threads, ident="whctl")
 

@@ -59,7 +59,8 @@ def _cmdline(pid: int) -> list[str]:
 
 @dataclass
 class JavaProcess:
-    """One JVM we start: `java <jvm_args> -cp <classpath> <main_class> <args>`."""
+    """One JVM we start: `java <jvm_args> -cp <classpath> <main_class> <args>` (or, with `spawn`, any
+    command line that has `main_class` as one of its arguments)."""
 
     name: str
     main_class: str
@@ -77,12 +78,15 @@ class JavaProcess:
         return None
 
     def start(self, java: Path, jvm_args: list[str], classpath: str, args: list[str], env: dict | None = None) -> int:
+        return self.spawn([str(java), *jvm_args, "-cp", classpath, self.main_class, *args], env)
+
+    def spawn(self, argv: list[str], env: dict | None = None) -> int:
+        """Start `argv` detached (one of its arguments is `main_class`), output to `out_file`; its pid."""
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.out_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.out_file, "ab") as out, open(os.devnull, "rb") as devnull:
             process = subprocess.Popen(
-                [str(java), *jvm_args, "-cp", classpath, self.main_class, *args],
-                stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
+                argv, stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True, env=env,
             )
         # Until it has exec'd java the child shows our own command line, and pid() would take the

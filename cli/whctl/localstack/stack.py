@@ -17,6 +17,7 @@ from whctl.config import Settings
 from whctl.localstack import prereqs, proc
 from whctl.localstack import runtime as runtime_mod
 from whctl.localstack.connect import ConnectComponent, secrets_file
+from whctl.localstack.dashboard import DashboardComponent
 from whctl.localstack.kafka import KafkaComponent
 from whctl.localstack.postgres import source, warehouse
 from whctl.output import WhctlError, progress
@@ -39,6 +40,8 @@ class Stack:
         self.warehouse = warehouse(settings)
         self.kafka = KafkaComponent(settings, self.runtime)
         self.connect = ConnectComponent(settings, self.runtime)
+        # started by `whctl serve --background` (make demo) once the pipeline is deployed; stopped with the rest
+        self.dashboard = DashboardComponent(settings)
 
     @property
     def components(self) -> list:
@@ -102,11 +105,15 @@ class Stack:
             return actions
 
     def down(self) -> dict[str, str]:
-        """Stop every component this stack started, Connect first. Returns {component: action}."""
+        """Stop every component this stack started, the dashboard and Connect first. Returns {component: action}."""
         actions: dict[str, str] = {}
         if not self.settings.state_dir.exists():
             return {c.name: "not running" for c in self.components}
         with self._lock():
+            if self.dashboard.pid() is not None:  # optional: named only when it ran
+                progress("stopping the dashboard")
+                self.dashboard.stop()
+                actions[self.dashboard.name] = "stopped"
             for component in reversed(self.components):
                 if component.pid() is None:
                     actions[component.name] = "not running"
