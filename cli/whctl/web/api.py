@@ -20,7 +20,7 @@ MAX_MINUTES = 48 * 60          # what ops.prune_apply_batches keeps
 @blueprint.get("/")
 def index():
     check_params()
-    return jsonify(endpoints=sorted(r.rule for r in current_app.url_map.iter_rules() if r.endpoint.startswith("api.")))
+    return jsonify(endpoints=["/api/v1" + path for path in openapi.PATHS] + ["/api/v1/openapi.json"])
 
 
 @blueprint.get("/openapi.json")
