@@ -156,10 +156,13 @@ def test_an_unknown_path_is_a_json_404(client):
     assert response.status_code == 404 and "error" in response.get_json()
 
 
-def test_a_stopped_warehouse_is_a_503_not_a_trace(settings, monkeypatch):
+def test_a_stopped_warehouse_is_a_503_not_a_trace(settings):
     client = create_app(settings.with_overrides(warehouse_dsn="postgresql://postgres@127.0.0.1:1/none")).test_client()
     response = client.get("/api/v1/quarantine")
     assert response.status_code == 503 and "cannot connect to the warehouse" in response.get_json()["error"]
+    # nothing answers at all: health says so, as `whctl status` does, without a trace
+    response = client.get("/api/v1/health")
+    assert response.status_code == 503 and response.get_json()["error"].startswith("the pipeline is down")
 
 
 def test_off_loopback_a_token_is_required(settings):

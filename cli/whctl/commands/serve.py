@@ -30,23 +30,18 @@ def serve(settings, serve_host: str | None, serve_port: int | None, threads: int
     """
     import waitress
 
+    from whctl.localstack.dashboard import DashboardComponent
     from whctl.web import create_app
 
     settings = settings.with_overrides(serve_host=serve_host, serve_port=serve_port)
     app = create_app(settings)   # refuses a non-loopback address without a token, in the foreground
+    dashboard = DashboardComponent(settings)
     if background:
-        from whctl.localstack.dashboard import DashboardComponent
-
-        dashboard = DashboardComponent(settings)
         if dashboard.pid() is None:
             progress(f"starting the dashboard (log: {dashboard.log_file})")
             dashboard.launch()
         dashboard.wait_ready()
         click.echo(dashboard.url)
         return
-    progress(f"whctl dashboard on http://{_url_host(settings.serve_host)}:{settings.serve_port}/ (API /api/v1/, metrics /metrics)")
+    progress(f"whctl dashboard on {dashboard.url} (API /api/v1/, metrics /metrics)")
     waitress.serve(app, host=settings.serve_host, port=settings.serve_port, threads=threads, ident="whctl")
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import ipaddress
 import os
 import time
 
-from whctl.config import Settings
+from whctl.config import Settings, is_loopback
 from whctl.localstack import prereqs, proc
 from whctl.localstack import runtime as runtime_mod
 from whctl.localstack.connect import ConnectComponent, secrets_file
@@ -24,11 +23,7 @@ from whctl.output import WhctlError, progress
 
 
 def _check_loopback(host: str) -> None:
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host):
         raise WhctlError(f"the local stack listens on loopback only, not on {host}", hint="set WH_HOST to 127.0.0.1 (the default)")
 
 

@@ -8,13 +8,12 @@ No global state: everything an app needs hangs off the app made by `create_app(s
 from __future__ import annotations
 
 import hmac
-import ipaddress
 
 from flask import Flask, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from whctl.config import Settings
+from whctl.config import Settings, is_loopback
 from whctl.output import WhctlError, json_default
 from whctl.web import api, metrics, page
 from whctl.web.errors import ApiError
@@ -31,13 +30,6 @@ class _JSONProvider(DefaultJSONProvider):
     @staticmethod
     def default(o):
         return json_default(o)
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def create_app(settings: Settings) -> Flask:
