@@ -6,7 +6,7 @@ const REFRESH_MS = 3000;
 const API = "/api/v1";
 const token = new URLSearchParams(location.search).get("token");
 const charts = {};
-let history = null;        // {kind, id} the explorer shows, re-read on every refresh
+let explored = null;        // {kind, id} the explorer shows, re-read on every refresh
 
 async function api(path) {
   const headers = token ? {Authorization: "Bearer " + token} : {};
@@ -131,12 +131,12 @@ function describe(kind, v) {
 }
 
 async function refreshHistory() {
-  if (!history) return;
+  if (!explored) return;
   const box = document.getElementById("timeline");
   const error = document.getElementById("history-error");
   let h;
   try {
-    h = await api(`/${history.kind}/${encodeURIComponent(history.id)}/versions?limit=20`);
+    h = await api(`/${explored.kind}/${encodeURIComponent(explored.id)}/versions?limit=20`);
     error.textContent = "";
   } catch (e) {
     error.textContent = e.message;
@@ -168,7 +168,7 @@ async function refreshHistory() {
     return el("div", {class: "version", "data-version": String(v.version), "data-current": String(v.is_current),
                       "data-price": v.price == null ? "" : String(v.price)},
       el("div", {class: "label"}, el("b", {}, `v${v.version}`), ` ${day(v.valid_from)} → ${v.valid_to.startsWith("9999") ? "now" : day(v.valid_to)}`,
-         v.is_inferred ? " (inferred)" : "", " · ", describe(history.kind, v)),
+         v.is_inferred ? " (inferred)" : "", " · ", describe(explored.kind, v)),
       track, orders);
   }));
 }
@@ -184,7 +184,7 @@ async function refresh() {
 
 document.getElementById("history-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  history = {kind: document.getElementById("history-kind").value, id: document.getElementById("history-id").value.trim()};
+  explored = {kind: document.getElementById("history-kind").value, id: document.getElementById("history-id").value.trim()};
   refreshHistory();
 });
 
