@@ -49,13 +49,17 @@ BEGIN
                               WHERE q.landing_table = %5$L AND q.landing_id = l.landing_id)
             ORDER BY l.%1$I, l.__lsn, l.__op, l.landing_id
         ), states AS (
-            -- the row after each change; a column left out (TOAST placeholder) keeps its value
+            -- the row after each change; a column left out (TOAST placeholder) keeps its value. Before
+            -- any event carries it (the key's first events hold the placeholder) the value is unknown,
+            -- not NULL: it is the one the next event carrying the column brings (the merge of the
+            -- key's events from this one on, nearest first), so its arrival opens no version.
             SELECT e.natural_key, e.lsn, e.op, e.op <> 'd' AS present,
-                   dw.jsonb_merge(e.changed) OVER w AS state,
+                   dw.jsonb_merge(e.changed) OVER ahead || dw.jsonb_merge(e.changed) OVER w AS state,
                    -- commit times never go backwards along the LSN order
                    max(e.committed_at) OVER w AS committed_at
             FROM events e
-            WINDOW w AS (PARTITION BY e.natural_key ORDER BY e.lsn, e.op)
+            WINDOW w AS (PARTITION BY e.natural_key ORDER BY e.lsn, e.op),
+                   ahead AS (PARTITION BY e.natural_key ORDER BY e.lsn DESC, e.op DESC)
         ), settled AS (
             SELECT DISTINCT ON (s.natural_key, s.committed_at) s.*
             FROM states s

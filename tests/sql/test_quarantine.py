@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.sql.changes import Source, customer, land, land_each, order, order_item, product
+from tests.sql.changes import KEYS, Source, customer, land, land_each, order, order_item, product
 from tests.sql.warehouse import check_version_chains, fact, quarantined, versions
 
 T1, T2 = datetime(2025, 1, 1), datetime(2025, 2, 1)
@@ -200,3 +200,17 @@ def test_a_version_removed_under_a_fact_quarantines_the_change_instead_of_orphan
     assert len(rows) == 1 and "removed customer version" in rows[0]["reason"]
     assert [v["city"] for v in versions(wh, "customer", 1)] == ["A", "B"]   # the change was not applied
     assert fact(wh, 1)["customer_key"] == second["customer_key"]
+
+
+@pytest.mark.parametrize("table, column", [("products", "price"), ("products", "cost"),
+                                           ("order_items", "unit_price"), ("order_items", "line_total")])
+def test_an_amount_that_overflows_numeric_10_2_by_rounding_is_named_by_the_check(wh, table, column):
+    """99999999.995 is below 1e8 but rounds to 100000000.00, which numeric(10,2) cannot hold: the
+    pre-check names the column (not the fallback's "numeric field overflow"); .994 fits."""
+    src = Source()
+    build = (lambda k, **c: product(k, **c)) if table == "products" else (lambda k, **c: order_item(k, 1, 1, **c))
+    land(wh, [src.change(table, "c", build(1, **{column: Decimal("99999999.994")}), T1),
+              src.change(table, "c", build(2, **{column: Decimal("99999999.995")}), T1)])
+    (row,) = quarantined(wh)
+    assert row["event"][KEYS[table]] == 2
+    assert row["reason"] == f"{column} 99999999.995 does not fit numeric(10,2)"
