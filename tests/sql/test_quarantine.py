@@ -214,3 +214,29 @@ def test_an_amount_that_overflows_numeric_10_2_by_rounding_is_named_by_the_check
     (row,) = quarantined(wh)
     assert row["event"][KEYS[table]] == 2
     assert row["reason"] == f"{column} 99999999.995 does not fit numeric(10,2)"
+
+
+def test_a_good_and_a_bad_event_of_one_key_in_one_batch_the_good_one_applies(wh):
+    """When applying a key fails, its events are isolated one by one: only the event that fails is
+    quarantined. A product placeholder is filled by the good event, and an order line whose good and
+    bad events share a batch keeps a fact (promises 5, 6 and 8)."""
+    wh.execute("ALTER TABLE dw.dim_product ADD CONSTRAINT no_666 CHECK (price IS DISTINCT FROM 666)")
+    wh.execute("ALTER TABLE dw.fact_orders ADD CONSTRAINT no_666 CHECK (quantity IS DISTINCT FROM 666)")
+    src = Source()
+    land(wh, [src.change("orders", "c", order(1, 1, T2), T2)])
+    land(wh, [src.change("order_items", "c", order_item(1, 1, 5), T2)])
+    assert versions(wh, "product", 5)[0]["is_inferred"]
+    land(wh, [src.change("products", "c", product(5, price=10), T1),
+              src.change("products", "u", product(5, price=666), T2),
+              src.change("products", "c", product(6, price=666), T1),
+              src.change("products", "c", product(7, price=20), T1)])
+    land(wh, [src.change("order_items", "c", order_item(2, 1, 7, quantity=3), T2),
+              src.change("order_items", "u", order_item(2, 1, 7, quantity=666), T2)])
+    rows = quarantined(wh)
+    assert sorted((r["landing_table"], r["event"]["product_id"], r["event"].get("price"), r["event"].get("quantity"))
+                  for r in rows) == [("order_items", 7, None, 666), ("products", 5, 666, None), ("products", 6, 666, None)]
+    assert all("could not be applied" in r["reason"] and "no_666" in r["reason"] for r in rows)
+    assert [(r["price"], r["is_inferred"]) for r in versions(wh, "product", 5)] == [(10, False)]
+    assert fact(wh, 1)["p_price"] == 10
+    assert (fact(wh, 2)["quantity"], fact(wh, 2)["p_price"]) == (3, 20)
+    check_version_chains(wh)
