@@ -29,7 +29,7 @@ def _play(settings, names: list[str], timeout: float, as_json: bool) -> None:
 def _command(name: str, doc: str):
     @demo.command(name=name, help=doc)
     @_TIMEOUT
-    @settings_options(*WAREHOUSE, *SOURCE, "source_timezone")
+    @settings_options(*WAREHOUSE, *SOURCE)
     @json_option
     def command(settings, timeout: float, as_json: bool):
         _play(settings, [name], timeout, as_json)
@@ -44,7 +44,7 @@ _command("new-order", "Scenario 3: an order with 3 items becomes 3 facts; today'
 
 @demo.command(name="all")
 @_TIMEOUT
-@settings_options(*WAREHOUSE, *SOURCE, "source_timezone")
+@settings_options(*WAREHOUSE, *SOURCE)
 @json_option
 def all_(settings, timeout: float, as_json: bool):
     """The three scenarios in a row."""
