@@ -14,9 +14,11 @@ from whctl.output import emit, progress
 @settings_options(*WAREHOUSE, *SOURCE)
 @json_option
 def verify(settings, wait: float, as_json: bool):
-    """Referential integrity, duplicate facts, version chains, surrogate keys, reconciliation.
+    """Referential integrity, duplicate facts, version chains, surrogate keys, reconciliation, values.
 
-    Exit status 1 when any check fails.
+    Value checks (quantities, negative prices, line totals, orders without a customer) are
+    warnings with counts and example keys: the data is the source's. Exit status 1 when any check
+    fails, 2 when only warnings remain.
     """
     if wait > 0:
         progress("waiting for the warehouse to catch up with the source")
