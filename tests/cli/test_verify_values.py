@@ -6,30 +6,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import psycopg
-import pytest
-from psycopg import sql
-
-from tests.conftest import dsn_for, run_whctl
+from tests.conftest import run_whctl
 from tests.sql.changes import Source, customer, land, order, order_item, product
-from whctl.config import PROJECT_ROOT
 
 T = datetime(2025, 3, 1)
-
-
-@pytest.fixture
-def source_dsn(pg_admin_dsn):
-    """An empty source database with the application's tables."""
-    name = "whctl_verify_source"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = dsn_for(pg_admin_dsn, name)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute((PROJECT_ROOT / "cli" / "whctl" / "sql" / "source_schema.sql").read_text())
-    yield dsn
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _verify(warehouse_dsn, source_dsn, *args):
