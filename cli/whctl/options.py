@@ -62,7 +62,7 @@ def settings_options(*names: str):
 
 # Settings that point a command at a server of your own; when one is left unset the command reaches
 # the local stack's server at WH_HOST instead.
-_OWN_SERVERS = ("source_dsn", "warehouse_dsn", "connect_url", "kafka_bootstrap")
+_OWN_SERVERS = ("source_dsn", "warehouse_dsn", "connect_url")
 
 
 def _check(settings: Settings, names: tuple[str, ...]) -> None:
