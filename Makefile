@@ -56,7 +56,9 @@ demo: prereqs venv runtime  ## bring the stack up, deploy, seed, play the three 
 	@$(BIN)/whctl serve --background
 	@echo
 	@echo "Next:"
-	@echo "  - the SCD notebook:  $(BIN)/pip install jupyterlab && $(BIN)/jupyter lab notebooks/SCD_Demo.ipynb"
+	@echo "  - the SCD notebook, run headless into .whctl/SCD_Demo.html (charts included):"
+	@echo "      $(BIN)/pip install nbconvert && $(BIN)/jupyter nbconvert --to html --execute notebooks/SCD_Demo.ipynb --output-dir .whctl"
+	@echo "    (on a desktop: $(BIN)/pip install jupyterlab && $(BIN)/jupyter lab notebooks/SCD_Demo.ipynb)"
 	@echo "  - more changes:      $(BIN)/whctl demo customer-move   (or price-change, new-order)"
 	@echo "  - health:            $(BIN)/whctl status --watch"
 	@echo "  - stop everything:   make stop"

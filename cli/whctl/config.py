@@ -45,8 +45,9 @@ class Settings:
     warehouse_dsn: str | None = None
     connect_url: str | None = None
     kafka_bootstrap: str | None = None
-    # The source's timestamps are local time of this zone (design.md, promise 2).
-    source_timezone: str = "UTC"
+    # The source's timestamps are local time of this zone (design.md, promise 2). None: the zone
+    # stored in the warehouse (UTC unless set), which only an explicit setting changes.
+    source_timezone: str | None = None
     # `whctl serve`: where the dashboard listens, and the token it requires off loopback.
     serve_host: str = "127.0.0.1"
     serve_port: int = 8050

@@ -6,6 +6,8 @@ import psycopg
 from whctl.config import Settings
 from whctl.output import WhctlError
 
+DSN_FORMS = "a libpq URI (postgresql://user@host:port/dbname) or key=value pairs (host=… port=… dbname=… user=…)"
+
 
 def connect(settings: Settings, which: str = "warehouse", autocommit: bool = False, dbname: str | None = None,
             role: str | None = None, **options) -> psycopg.Connection:
@@ -13,12 +15,37 @@ def connect(settings: Settings, which: str = "warehouse", autocommit: bool = Fal
     kwargs = {**settings.connection_kwargs(which, role), **options}
     if dbname is not None:
         kwargs["dbname"] = dbname
+    shown = settings.source if which == "source" else settings.warehouse
+    explicit = settings.source_dsn if which == "source" else settings.warehouse_dsn
+    check_dsn(which, explicit)
     try:
         return psycopg.connect(autocommit=autocommit, **kwargs)
     except psycopg.OperationalError as exc:
-        shown = settings.source if which == "source" else settings.warehouse
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise WhctlError(
-            f"cannot connect to the {which} database at {shown}: {reason}",
-            hint=f"start the local stack with `whctl stack up`, or point WH_{which.upper()}_DSN at your server",
-        ) from None
+        reason = _reason(exc)
+        if "password" in reason and explicit is not None:
+            hint = (f"give the password in a PGPASSFILE (a line host:port:dbname:user:password, mode 600) or in the DSN "
+                    f"(postgresql://user:password@host/dbname)")
+        elif "password" in reason:
+            hint = (f"the local stack's password is in {settings.secrets_dir / (settings.pg_user + '.password')} "
+                    f"(or WH_{settings.pg_user.upper()}_PASSWORD): it must be the one the cluster was created with")
+        else:
+            hint = f"start the local stack with `whctl stack up`, or point WH_{which.upper()}_DSN at your server"
+        raise WhctlError(f"cannot connect to the {which} database at {shown}: {reason}", hint=hint) from None
+
+
+def check_dsn(which: str, dsn: str | None) -> None:
+    """Refuse a DSN libpq cannot parse, naming what is wrong (no traceback)."""
+    if dsn is None:
+        return
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise WhctlError(f"the {which} DSN {dsn!r} is not valid: {str(exc).strip()}",
+                         hint=f"WH_{which.upper()}_DSN is {DSN_FORMS}") from None
+
+
+def _reason(exc: psycopg.OperationalError) -> str:
+    """libpq's message in one line: the last failure it names, without its 'Is the server running…' aside."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    failures = [line for line in lines if not line.startswith("Is the server running")]
+    return failures[-1].removeprefix("connection failed: ") if failures else type(exc).__name__

@@ -7,6 +7,8 @@ from dataclasses import fields
 import click
 
 from whctl.config import Settings
+from whctl.db import check_dsn
+from whctl.localstack.stack import _check_loopback as check_loopback
 
 _HELP = {
     "state_dir": "Folder holding the local stack's data, logs, jars and generated secrets.",
@@ -38,7 +40,8 @@ def settings_options(*names: str):
         @functools.wraps(command)
         def wrapper(*args, **kwargs):
             overrides = {n: kwargs.pop(n) for n in names}
-            kwargs["settings"] = Settings.from_env(**overrides)
+            kwargs["settings"] = settings = Settings.from_env(**overrides)
+            _check(settings, names)
             return command(*args, **kwargs)
 
         for name in reversed(names):
@@ -55,6 +58,22 @@ def settings_options(*names: str):
         return wrapper
 
     return decorate
+
+
+# Settings that point a command at a server of your own; when one is left unset the command reaches
+# the local stack's server at WH_HOST instead.
+_OWN_SERVERS = ("source_dsn", "warehouse_dsn", "connect_url")
+
+
+def _check(settings: Settings, names: tuple[str, ...]) -> None:
+    """Refuse, before any work, a DSN that does not parse and a non-loopback WH_HOST for the local
+    stack (which listens on loopback only, as `whctl stack up` says), instead of a traceback or a
+    misleading "down"."""
+    for which in ("source", "warehouse"):
+        if f"{which}_dsn" in names:
+            check_dsn(which, getattr(settings, f"{which}_dsn"))
+    if "host" in names and any(getattr(settings, n) is None for n in _OWN_SERVERS if n in names):
+        check_loopback(settings.host)
 
 
 WAREHOUSE = ("state_dir", "warehouse_dsn", "warehouse_port", "host", "pg_user", "warehouse_db")

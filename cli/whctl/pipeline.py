@@ -217,7 +217,8 @@ def deploy(settings: Settings, dry_run: bool = False, timeout: float = 180) -> d
         else:
             report["warehouse"]["pending"] += [f"set the password of role {r}" for r in WAREHOUSE_LOGIN_ROLES]
     else:
-        progress("warehouse: applying migrations and plpgsql/")
+        if not schema.status(settings).current:
+            progress("warehouse: applying migrations and plpgsql/")
         result = schema.migrate(settings, source_timezone=settings.source_timezone)
         changes = []
         if result["migrations_applied"]:

@@ -62,12 +62,14 @@ class Demo:
         self.settings = settings
         self.timeout = timeout
         self.src = connect(settings, "source")
-        # the application's timestamps are local time of the source's zone (design.md, promise 2)
-        self.src.execute(sql.SQL("SET TIME ZONE {}").format(sql.Literal(settings.source_timezone)))
-        self.src.commit()
         self.wh = connect(settings, "warehouse", autocommit=True)
         self.rng = random.Random()
         self._check_ready()
+        # the application's timestamps are local time of the source's zone, the one the warehouse
+        # stores (design.md, promise 2)
+        self.timezone = self.wh.execute("SELECT value FROM ops.settings WHERE name = 'source_timezone'").fetchone()[0]
+        self.src.execute(sql.SQL("SET TIME ZONE {}").format(sql.Literal(self.timezone)))
+        self.src.commit()
 
     def close(self) -> None:
         self.src.close()
@@ -132,8 +134,8 @@ class Demo:
         return check
 
 
-def _tz(settings: Settings) -> str:
-    return settings.source_timezone.replace("'", "''")
+def _tz(demo: Demo) -> str:
+    return demo.timezone.replace("'", "''")
 
 
 # --- scenario 1 -----------------------------------------------------------------------------------
@@ -284,7 +286,7 @@ ORDER BY d.year, d.quarter;"""),
 
 def new_order(demo: Demo) -> Story:
     story = Story("new-order", "Scenario 3: a new order with 3 items becomes 3 facts")
-    tz = _tz(demo.settings)
+    tz = _tz(demo)
     revenue_sql = f"""
 SELECT d.date, SUM(f.line_total) AS revenue, COUNT(DISTINCT f.order_id) AS orders
 FROM fact_orders f

@@ -127,7 +127,35 @@ def migrate(settings: Settings, source_timezone: str | None = None) -> dict:
         conn.execute(text(
             "INSERT INTO ops.settings VALUES ('plpgsql_checksum', :c) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"),
             {"c": checksum})
-        if source_timezone is not None:
-            conn.execute(text("UPDATE ops.settings SET value = :tz WHERE name = 'source_timezone'"), {"tz": source_timezone})
+        # Only a zone given explicitly is stored; none given keeps the stored one (UTC when new).
+        previous_timezone = None if source_timezone is None else set_source_timezone(raw, source_timezone, recompute=False)
+        timezone = conn.execute(text("SELECT value FROM ops.settings WHERE name = 'source_timezone'")).scalar()
     return {"from_revision": before, "to_revision": after, "migrations_applied": before != after,
-            "plpgsql_changed": previous_checksum != checksum, "plpgsql_files": len(plpgsql_files())}
+            "plpgsql_changed": previous_checksum != checksum, "plpgsql_files": len(plpgsql_files()),
+            "source_timezone": timezone, "source_timezone_was": previous_timezone}
+
+
+LANDED_ANY_EVENT = " OR ".join(f"EXISTS (SELECT FROM landing.{t})" for t in ("customers", "products", "orders", "order_items"))
+
+
+def set_source_timezone(conn, zone: str, recompute: bool) -> str | None:
+    """Store the source's time zone (promise 2) on a psycopg connection, in its transaction.
+
+    Returns the zone it replaced, or None when it was already stored. Refuses a zone PostgreSQL
+    does not know, and a change on a warehouse that has events unless `recompute` (the caller then
+    rebuilds dw in the same transaction: every version opened at a commit time would move).
+    """
+    if not conn.execute("SELECT EXISTS (SELECT FROM pg_timezone_names WHERE name = %s)", (zone,)).fetchone()[0]:
+        raise WhctlError(f"unknown time zone {zone!r}",
+                         hint="give a name the warehouse's PostgreSQL knows, such as America/New_York or Europe/Berlin"
+                              " (SELECT name FROM pg_timezone_names)")
+    stored = conn.execute("SELECT value FROM ops.settings WHERE name = 'source_timezone'").fetchone()[0]
+    if zone == stored:
+        return None
+    if not recompute and conn.execute(f"SELECT {LANDED_ANY_EVENT}").fetchone()[0]:
+        raise WhctlError(f"the warehouse's source time zone is {stored}, not {zone}: changing it moves every version"
+                         " already built, so it is not changed by a migration",
+                         hint=f"to change it and recompute dw: `whctl rebuild --source-timezone {zone}`;"
+                              f" to keep it: unset WH_SOURCE_TIMEZONE or set it to {stored}")
+    conn.execute("UPDATE ops.settings SET value = %s WHERE name = 'source_timezone'", (zone,))
+    return stored

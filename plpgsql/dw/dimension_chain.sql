@@ -2,7 +2,10 @@
 -- from all their landing events. Keeps promises 1-4 and 7 of design.md:
 --   * events are deduplicated on (key, LSN, operation) and ordered by LSN, so the chain depends
 --     only on the set of events landed, not on their order, batching or duplicates (4);
---   * several changes at one commit time (one transaction) count as their last one;
+--   * several changes at one commit time (one transaction) count as their last one; changes of
+--     different transactions never merge: where local time repeats (a fall-back's repeated hour)
+--     LSN order decides, and a later change whose local time is not after the previous one's
+--     starts one microsecond after it;
 --   * a version opens only when a Type 2 column changes or the key (re)appears (3); Type 1 columns
 --     carry the key's latest values on every version; both lists come from ops.scd_policy;
 --   * the first version is valid from 1900-01-01, later ones from their change's commit time in
@@ -40,7 +43,7 @@ BEGIN
         WITH events AS (
             SELECT DISTINCT ON (l.%1$I, l.__lsn, l.__op)
                    l.%1$I AS natural_key, l.__lsn AS lsn, l.__op AS op,
-                   ops.source_time(l.__source_ts_us, $4) AS committed_at,
+                   l.__source_ts_us AS committed_us, ops.source_time(l.__source_ts_us, $4) AS committed_at,
                    CASE WHEN l.__op = 'd' THEN '{}'::jsonb
                         ELSE jsonb_build_object(%3$s) - array_remove(ARRAY[%4$s]::text[], NULL) END AS changed
             FROM %2$s l
@@ -49,21 +52,32 @@ BEGIN
                               WHERE q.landing_table = %5$L AND q.landing_id = l.landing_id)
             ORDER BY l.%1$I, l.__lsn, l.__op, l.landing_id
         ), states AS (
-            -- the row after each change; a column left out (TOAST placeholder) keeps its value
+            -- the row after each change; a column left out (TOAST placeholder) keeps its value. Before
+            -- any event carries it (the key's first events hold the placeholder) the value is unknown,
+            -- not NULL: it is the one the next event carrying the column brings (the merge of the
+            -- key's events from this one on, nearest first), so its arrival opens no version.
             SELECT e.natural_key, e.lsn, e.op, e.op <> 'd' AS present,
-                   dw.jsonb_merge(e.changed) OVER w AS state,
+                   dw.jsonb_merge(e.changed) OVER ahead || dw.jsonb_merge(e.changed) OVER w AS state,
                    -- commit times never go backwards along the LSN order
-                   max(e.committed_at) OVER w AS committed_at
+                   max(e.committed_us) OVER w AS committed_us, max(e.committed_at) OVER w AS local_at
             FROM events e
-            WINDOW w AS (PARTITION BY e.natural_key ORDER BY e.lsn, e.op)
+            WINDOW w AS (PARTITION BY e.natural_key ORDER BY e.lsn, e.op),
+                   ahead AS (PARTITION BY e.natural_key ORDER BY e.lsn DESC, e.op DESC)
         ), settled AS (
-            SELECT DISTINCT ON (s.natural_key, s.committed_at) s.*
+            -- one state per transaction (commit instant): its last change
+            SELECT DISTINCT ON (s.natural_key, s.committed_us) s.*
             FROM states s
-            ORDER BY s.natural_key, s.committed_at, s.lsn DESC, s.op DESC
+            ORDER BY s.natural_key, s.committed_us, s.lsn DESC, s.op DESC
+        ), timed AS (
+            -- Transactions whose local commit times coincide (the repeated hour of a fall-back, where
+            -- 01:10 EST follows 01:30 EDT) stay apart: each starts a microsecond after the previous.
+            SELECT s.*, s.local_at + (row_number() OVER (PARTITION BY s.natural_key, s.local_at ORDER BY s.lsn) - 1)
+                                     * interval '1 microsecond' AS committed_at
+            FROM settled s
         ), marked AS (
             SELECT s.*, s.state - $2 AS tracked,
                    lag(s.present) OVER w AS was_present, lag(s.state - $2) OVER w AS was_tracked
-            FROM settled s
+            FROM timed s
             WINDOW w AS (PARTITION BY s.natural_key ORDER BY s.lsn)
         ), boundaries AS (
             SELECT m.natural_key, m.lsn, m.committed_at, m.tracked, m.present AS opens

@@ -44,3 +44,14 @@ def test_every_command_is_in_the_readme_reference(path):
     assert len(reference) == 2, "README.md has no '## CLI reference' section"
     section = reference[1].split("\n## ", 1)[0]
     assert re.search(rf"`{re.escape(' '.join(path))}`", section), f"`{' '.join(path)}` is missing from README's CLI reference"
+
+
+def test_every_documented_setting_is_an_option_or_says_it_is_not():
+    """README's settings tables: a WH_* variable that no command takes as an option says so in its
+    row ("environment only"), so "every setting is an option" cannot be claimed untruly."""
+    options = {p.envvar for _, c in ALL for p in c.params if isinstance(p, click.Option) and isinstance(p.envvar, str)}
+    rows = [line for line in README.read_text().splitlines() if line.startswith("| `WH_")]
+    assert rows
+    untrue = [row for row in rows for var in re.findall(r"`(WH_[A-Z_]+)`", row.split("|")[1])
+              if var not in options and "environment only" not in row]
+    assert not untrue, "\n".join(untrue)

@@ -85,6 +85,7 @@ def test_deploy_twice_changes_nothing(deployed):
     again = run_whctl("deploy")
     assert again.returncode == 0, again.stderr
     assert "nothing changed" in again.stdout, again.stdout
+    assert "applying migrations" not in again.stderr, again.stderr
     dry = run_whctl("deploy", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     report = json.loads(dry.stdout)

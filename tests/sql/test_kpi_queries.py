@@ -5,6 +5,7 @@ price or address change; the views dw.product_sales, dw.customer_lifetime_value 
 dw.customer_segmentation answer the same questions counting every fact."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import psycopg
@@ -14,7 +15,8 @@ from tests.conftest import ROOT, create_migrated_database
 from tests.sql.changes import Source, customer, land_batches, order, order_item, product
 from whctl.kpi_queries import DAILY_REVENUE, LIFETIME_VALUE, POINT_IN_TIME_PRICE, QUERIES, SEGMENTATION, TOP_PRODUCTS
 
-PROPOSAL = ROOT.parent / "shared" / "original-proposal.md"
+# The proposal's KPI queries, copied verbatim into the repository (the proposal itself lives beside it).
+PROPOSAL_QUERIES = ROOT / "tests" / "fixtures" / "proposal_kpi_queries.sql"
 MOVED = datetime(2025, 11, 10, 10)          # Alice moves from London to Paris
 REPRICED = datetime(2025, 11, 10, 9)        # Widget (product 100): $100 -> $120
 
@@ -62,12 +64,17 @@ def analyst(pg_admin_dsn):
         admin.execute("DROP DATABASE whctl_kpi WITH (FORCE)")
 
 
+def _proposal_queries() -> list[str]:
+    """The fixture's queries: each runs from its `-- title` comment line to its semicolon."""
+    body = PROPOSAL_QUERIES.read_text()
+    return [q.strip() + ";" for q in re.findall(r"^-- [^\n]*\n(SELECT.*?);", body, flags=re.MULTILINE | re.DOTALL)]
+
+
 def test_queries_are_the_proposals_verbatim():
-    if not PROPOSAL.exists():
-        pytest.skip(f"{PROPOSAL} not beside the repository")
-    text = PROPOSAL.read_text()
-    for query in QUERIES.values():
-        assert query in text
+    """whctl.kpi_queries holds exactly the proposal's five queries, character for character."""
+    proposal = _proposal_queries()
+    assert len(proposal) == 5
+    assert sorted(QUERIES.values()) == sorted(proposal)
 
 
 def test_daily_revenue(analyst):

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.sql.changes import Source, customer, land, land_each, order, order_item, product
+from tests.sql.changes import KEYS, Source, customer, land, land_each, order, order_item, product
 from tests.sql.warehouse import check_version_chains, fact, quarantined, versions
 
 T1, T2 = datetime(2025, 1, 1), datetime(2025, 2, 1)
@@ -200,3 +200,43 @@ def test_a_version_removed_under_a_fact_quarantines_the_change_instead_of_orphan
     assert len(rows) == 1 and "removed customer version" in rows[0]["reason"]
     assert [v["city"] for v in versions(wh, "customer", 1)] == ["A", "B"]   # the change was not applied
     assert fact(wh, 1)["customer_key"] == second["customer_key"]
+
+
+@pytest.mark.parametrize("table, column", [("products", "price"), ("products", "cost"),
+                                           ("order_items", "unit_price"), ("order_items", "line_total")])
+def test_an_amount_that_overflows_numeric_10_2_by_rounding_is_named_by_the_check(wh, table, column):
+    """99999999.995 is below 1e8 but rounds to 100000000.00, which numeric(10,2) cannot hold: the
+    pre-check names the column (not the fallback's "numeric field overflow"); .994 fits."""
+    src = Source()
+    build = (lambda k, **c: product(k, **c)) if table == "products" else (lambda k, **c: order_item(k, 1, 1, **c))
+    land(wh, [src.change(table, "c", build(1, **{column: Decimal("99999999.994")}), T1),
+              src.change(table, "c", build(2, **{column: Decimal("99999999.995")}), T1)])
+    (row,) = quarantined(wh)
+    assert row["event"][KEYS[table]] == 2
+    assert row["reason"] == f"{column} 99999999.995 does not fit numeric(10,2)"
+
+
+def test_a_good_and_a_bad_event_of_one_key_in_one_batch_the_good_one_applies(wh):
+    """When applying a key fails, its events are isolated one by one: only the event that fails is
+    quarantined. A product placeholder is filled by the good event, and an order line whose good and
+    bad events share a batch keeps a fact (promises 5, 6 and 8)."""
+    wh.execute("ALTER TABLE dw.dim_product ADD CONSTRAINT no_666 CHECK (price IS DISTINCT FROM 666)")
+    wh.execute("ALTER TABLE dw.fact_orders ADD CONSTRAINT no_666 CHECK (quantity IS DISTINCT FROM 666)")
+    src = Source()
+    land(wh, [src.change("orders", "c", order(1, 1, T2), T2)])
+    land(wh, [src.change("order_items", "c", order_item(1, 1, 5), T2)])
+    assert versions(wh, "product", 5)[0]["is_inferred"]
+    land(wh, [src.change("products", "c", product(5, price=10), T1),
+              src.change("products", "u", product(5, price=666), T2),
+              src.change("products", "c", product(6, price=666), T1),
+              src.change("products", "c", product(7, price=20), T1)])
+    land(wh, [src.change("order_items", "c", order_item(2, 1, 7, quantity=3), T2),
+              src.change("order_items", "u", order_item(2, 1, 7, quantity=666), T2)])
+    rows = quarantined(wh)
+    assert sorted((r["landing_table"], r["event"]["product_id"], r["event"].get("price"), r["event"].get("quantity"))
+                  for r in rows) == [("order_items", 7, None, 666), ("products", 5, 666, None), ("products", 6, 666, None)]
+    assert all("could not be applied" in r["reason"] and "no_666" in r["reason"] for r in rows)
+    assert [(r["price"], r["is_inferred"]) for r in versions(wh, "product", 5)] == [(10, False)]
+    assert fact(wh, 1)["p_price"] == 10
+    assert (fact(wh, 2)["quantity"], fact(wh, 2)["p_price"]) == (3, 20)
+    check_version_chains(wh)

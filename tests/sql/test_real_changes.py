@@ -152,3 +152,31 @@ def test_toast_placeholder_in_a_customer_column_carries_forward_and_opens_nothin
     assert [(r["address"], r["city"]) for r in rows] == [("a long address", "A"), ("a long address", "B")]
     assert TOAST not in str(rows)
     check_version_chains(wh)
+
+
+def test_toast_placeholder_in_a_short_column_is_not_too_long(wh, land_all):
+    """The placeholder (28 characters) in phone varchar(20) means "unchanged", not a value: no
+    quarantine, the previous phone stays, no version opens."""
+    src = Source()
+    land_all(wh, [src.change("customers", "c", customer(1, phone="555-0100", city="A"), T1),
+                  src.change("customers", "u", customer(1, phone=TOAST, city="A", updated_at=T2), T2),
+                  src.change("customers", "u", customer(1, phone=TOAST, city="B"), T3)])
+    assert wh.execute("SELECT reason FROM ops.quarantine").fetchall() == []
+    assert [(r["phone"], r["city"]) for r in versions(wh, "customer", 1)] == [("555-0100", "A"), ("555-0100", "B")]
+    check_version_chains(wh)
+
+
+def test_toast_placeholder_on_the_first_event_of_a_key_opens_no_version_when_the_value_arrives(wh, land_all):
+    """The first landed event of a key (an update, its create was before capture) holds the
+    placeholder: the value is unknown, not NULL. When an event carries it later, no version opens
+    for it: the first version holds the value from then on. A real change after that still opens one."""
+    src = Source()
+    land_all(wh, [src.change("customers", "u", customer(1, address=TOAST, city="A"), T1),
+                  src.change("customers", "u", customer(1, address="7 Long Road", city="A", updated_at=T2), T2),
+                  src.change("customers", "u", customer(1, address="9 New Road", city="A"), T3),
+                  src.change("customers", "u", customer(2, phone=TOAST, city="A"), T1),
+                  src.change("customers", "u", customer(2, phone="555-0199", city="A"), T2)])
+    assert [r["address"] for r in versions(wh, "customer", 1)] == ["7 Long Road", "9 New Road"]
+    assert [(r["phone"], r["city"]) for r in versions(wh, "customer", 2)] == [("555-0199", "A")]
+    assert TOAST not in str(versions(wh, "customer", 1))
+    check_version_chains(wh)

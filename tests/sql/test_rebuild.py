@@ -86,3 +86,27 @@ def test_rebuild_keeps_every_fact_column(wh):
     before = wh.execute("SELECT order_item_id, created_at FROM dw.fact_orders ORDER BY 1").fetchall()
     rebuild(wh)
     assert wh.execute("SELECT order_item_id, created_at FROM dw.fact_orders ORDER BY 1").fetchall() == before
+
+
+def test_rebuild_keeps_the_unknown_members_when_landing_holds_their_reserved_keys(wh, wh2):
+    """An event of the reserved key -1 is quarantined; rebuild must not treat -1 as a natural key to
+    recompute (that turned the unknown member into a placeholder and dropped it, leaving facts on
+    -1 dangling, and a later line of product -1 got a new placeholder with another key)."""
+    src = Source()
+    t = datetime(2025, 1, 1)
+    events = [src.change("customers", "c", customer(-1), t),
+              src.change("products", "c", product(-1), t),
+              src.change("order_items", "c", order_item(1, 42, 7), t)]           # order 42 never lands
+    land_each(wh, events)
+    land_each(wh2, events)
+    assert len(quarantined(wh)) == 2
+    rebuild(wh)
+    assert wh.execute("SELECT customer_key, customer_id, first_name FROM dw.dim_customer").fetchall() == [(-1, -1, "Unknown")]
+    assert wh.execute("SELECT product_key, product_id FROM dw.dim_product").fetchall() == [(-1, -1)]
+    assert dw_snapshot(wh) == dw_snapshot(wh2)
+    later = [src.change("orders", "c", order(43, 5, t), t), src.change("order_items", "c", order_item(2, 43, -1), t)]
+    land_each(wh, later)
+    land_each(wh2, later)
+    assert wh.execute("SELECT product_key FROM dw.fact_orders WHERE order_item_id = 2").fetchone() == (-1,)
+    assert dw_snapshot(wh) == dw_snapshot(wh2)
+    check_version_chains(wh)

@@ -87,3 +87,21 @@ def test_earliest_commit_time_the_checks_accept_applies_in_any_source_timezone(w
     land_each(wh, [too_early])
     assert [r for (r,) in wh.execute("SELECT reason FROM ops.quarantine")] == [
         f"source commit time out of range: {earliest - 1} us"]
+
+
+def test_two_changes_in_the_repeated_hour_of_a_fall_back_stay_two_versions(wh, land_all):
+    """On 2025-11-02 New York's clocks go back from 02:00 EDT to 01:00 EST. A change at 01:30 EDT
+    (05:30 UTC) and a later one at 01:10 EST (06:10 UTC) are two transactions: both open a version,
+    in LSN order. The second one's local time is earlier, so it starts one microsecond after the
+    first (the rule of dw.dimension_chain: local commit times never go backwards along the LSN)."""
+    set_source_timezone(wh, "America/New_York")
+    src = Source()
+    land_all(wh, [src.change("products", "c", product(1, price=100), datetime(2025, 10, 1)),
+                  src.change("products", "u", product(1, price=110), datetime(2025, 11, 2, 5, 30)),
+                  src.change("products", "u", product(1, price=120), datetime(2025, 11, 2, 6, 10)),
+                  src.change("products", "u", product(1, price=130), datetime(2025, 11, 2, 7, 0))])
+    rows = versions(wh, "product", 1)
+    assert [(r["price"], r["valid_from"]) for r in rows] == [
+        (100, BEGINNING), (110, datetime(2025, 11, 2, 1, 30)), (120, datetime(2025, 11, 2, 1, 30, 0, 1)),
+        (130, datetime(2025, 11, 2, 2, 0))]
+    check_version_chains(wh)

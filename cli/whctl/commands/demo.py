@@ -11,7 +11,16 @@ _TIMEOUT = click.option("--timeout", type=float, default=scenarios.WAIT_SECONDS,
                         help="Seconds to wait for the warehouse to show each change.")
 
 
-@click.group()
+class _Scenarios(click.Group):
+    """A group whose unknown subcommand is answered with the scenarios there are."""
+
+    def resolve_command(self, ctx, args):
+        if args and self.get_command(ctx, args[0]) is None and not args[0].startswith("-"):
+            raise click.UsageError(f"no scenario {args[0]!r}; the scenarios are: {', '.join(self.list_commands(ctx))}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=_Scenarios)
 def demo():
     """The proposal's scenarios: make a change in the source, wait for the warehouse, show it.
 
@@ -29,7 +38,7 @@ def _play(settings, names: list[str], timeout: float, as_json: bool) -> None:
 def _command(name: str, doc: str):
     @demo.command(name=name, help=doc)
     @_TIMEOUT
-    @settings_options(*WAREHOUSE, *SOURCE, "source_timezone")
+    @settings_options(*WAREHOUSE, *SOURCE)
     @json_option
     def command(settings, timeout: float, as_json: bool):
         _play(settings, [name], timeout, as_json)
@@ -44,7 +53,7 @@ _command("new-order", "Scenario 3: an order with 3 items becomes 3 facts; today'
 
 @demo.command(name="all")
 @_TIMEOUT
-@settings_options(*WAREHOUSE, *SOURCE, "source_timezone")
+@settings_options(*WAREHOUSE, *SOURCE)
 @json_option
 def all_(settings, timeout: float, as_json: bool):
     """The three scenarios in a row."""

@@ -24,8 +24,8 @@ def run_kpis(settings, limit: int, today: date | None = None) -> list[dict]:
             text = QUERIES[name].replace(PROPOSAL_MONTH, f"WHERE d.year = {today.year} AND d.month = {today.month}")
             cur = conn.execute(text)
             columns = [d.name for d in cur.description]
-            rows = [dict(zip(columns, r)) for r in cur.fetchmany(limit)]
-            out.append({"kpi": name, "sql": text, "columns": columns, "rows": rows})
+            rows = [dict(zip(columns, r)) for r in cur.fetchmany(limit + 1)]   # one more: are there more?
+            out.append({"kpi": name, "sql": text, "columns": columns, "rows": rows[:limit], "more": len(rows) > limit})
     return out
 
 
@@ -60,7 +60,8 @@ def psql_hint(settings) -> str:
 def _render(results: list[dict], show_sql: bool) -> str:
     out = []
     for r in results:
-        out.append(f"== {r['kpi']} (first {len(r['rows'])} rows) ==")
+        n = len(r["rows"])
+        out.append(f"== {r['kpi']} ({'first ' if r['more'] else ''}{n} row{'' if n == 1 else 's'}) ==")
         if show_sql:
             out.append(r["sql"])
         out.append(table([{k: "" if v is None else str(v) for k, v in row.items()} for row in r["rows"]], r["columns"]))

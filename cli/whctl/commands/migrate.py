@@ -13,7 +13,11 @@ from whctl.output import emit
 @settings_options(*WAREHOUSE, "source_timezone")
 @json_option
 def migrate(settings, show_status: bool, as_json: bool):
-    """Apply the migrations and re-apply the PL/pgSQL of plpgsql/ to the warehouse."""
+    """Apply the migrations and re-apply the PL/pgSQL of plpgsql/ to the warehouse.
+
+    --source-timezone is stored on a warehouse without events; without it the stored zone stays.
+    Changing the zone of a warehouse with events is `whctl rebuild --source-timezone`.
+    """
     if show_status:
         state = schema.status(settings)
         emit(state.as_dict(), as_json, _render_status)
@@ -35,4 +39,5 @@ def _render_status(s: dict) -> str:
 def _render_result(r: dict) -> str:
     moved = f"{r['from_revision'] or 'empty'} -> {r['to_revision']}" if r["migrations_applied"] else f"already at {r['to_revision']}"
     code = "re-applied (changed)" if r["plpgsql_changed"] else "re-applied (unchanged)"
-    return f"migrations: {moved}\nplpgsql:    {r['plpgsql_files']} files {code}"
+    zone = r["source_timezone"] + (f" (was {r['source_timezone_was']})" if r["source_timezone_was"] else "")
+    return f"migrations: {moved}\nplpgsql:    {r['plpgsql_files']} files {code}\nsource time zone: {zone}"

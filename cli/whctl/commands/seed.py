@@ -8,7 +8,7 @@ import click
 from whctl import seeding
 from whctl.db import connect
 from whctl.options import SOURCE, json_option, settings_options
-from whctl.output import WhctlError, emit, progress
+from whctl.output import WhctlError, emit
 
 
 @click.command()
@@ -40,8 +40,6 @@ def seed(settings, customers: int, products: int, orders: int, seed_value: int, 
                                       anchor=anchor, append=append, batch_rows=batch_rows, on_progress=bar.update)
             except ValueError as exc:
                 raise WhctlError(str(exc)) from None
-    if result.skipped:
-        progress("the source already has data: nothing added (pass --append to add more)")
     emit(result.as_dict(), as_json, _render)
 
 

@@ -14,9 +14,11 @@ from whctl.output import emit, progress
 @settings_options(*WAREHOUSE, *SOURCE)
 @json_option
 def verify(settings, wait: float, as_json: bool):
-    """Referential integrity, duplicate facts, version chains, surrogate keys, reconciliation.
+    """Referential integrity, duplicate facts, version chains, surrogate keys, reconciliation, values.
 
-    Exit status 1 when any check fails. The results are recorded in the warehouse
+    Value checks (quantities, negative prices, line totals, orders without a customer) are
+    warnings with counts and example keys: the data is the source's. Exit status 1 when any check
+    fails, 2 when only warnings remain. The results are recorded in the warehouse
     (ops.quality_results) for the dashboard of `whctl serve`.
     """
     if wait > 0:
