@@ -7,11 +7,14 @@ from whctl.config import Settings
 from whctl.output import WhctlError
 
 
-def connect(settings: Settings, which: str = "warehouse", autocommit: bool = False, dbname: str | None = None) -> psycopg.Connection:
-    """Open a connection to the 'source' or the 'warehouse' database."""
+def connect(settings: Settings, which: str = "warehouse", autocommit: bool = False, dbname: str | None = None,
+            connect_timeout: float | None = None) -> psycopg.Connection:
+    """Open a connection to the 'source' or the 'warehouse' database (`connect_timeout` in seconds, at least 1)."""
     kwargs = settings.connection_kwargs(which)
     if dbname is not None:
         kwargs["dbname"] = dbname
+    if connect_timeout is not None:
+        kwargs["connect_timeout"] = max(int(connect_timeout), 1)
     try:
         return psycopg.connect(autocommit=autocommit, **kwargs)
     except psycopg.OperationalError as exc:

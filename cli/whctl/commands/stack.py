@@ -69,7 +69,7 @@ def fetch(settings, force: bool):
 def _render(s: dict) -> str:
     rows = []
     for c in s["components"]:
-        row = {**c, "pid": c["pid"] or "-", "healthy": "yes" if c["healthy"] else "no", "rss_mib": c["rss_mib"] or "-"}
+        row = {**c, "pid": c["pid"] or "-", "port": c["port"] or "-", "healthy": "yes" if c["healthy"] else "no", "rss_mib": c["rss_mib"] or "-"}
         rows.append(row)
     columns = ["name", "pid", "port", "healthy", "rss_mib", "log"]
     if any(c.get("action") for c in s["components"]):

@@ -59,12 +59,13 @@ def _cmdline(pid: int) -> list[str]:
 
 @dataclass
 class JavaProcess:
-    """One JVM we start: `java <jvm_args> -cp <classpath> <main_class> <args>`."""
+    """One process we start detached: a JVM, `java <jvm_args> -cp <classpath> <main_class> <args>`,
+    or any command line holding `main_class` as one of its words (`spawn`)."""
 
     name: str
     main_class: str
     pid_file: Path
-    out_file: Path  # the JVM's own stdout/stderr (the application logs through log4j2)
+    out_file: Path  # the process's own stdout/stderr (a JVM logs through log4j2)
 
     def pid(self) -> int | None:
         """The pid when the process runs our main class, else None (a stale file is overwritten by the next start)."""
@@ -77,15 +78,18 @@ class JavaProcess:
         return None
 
     def start(self, java: Path, jvm_args: list[str], classpath: str, args: list[str], env: dict | None = None) -> int:
+        return self.spawn([str(java), *jvm_args, "-cp", classpath, self.main_class, *args], env)
+
+    def spawn(self, argv: list[str], env: dict | None = None) -> int:
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.out_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.out_file, "ab") as out, open(os.devnull, "rb") as devnull:
             process = subprocess.Popen(
-                [str(java), *jvm_args, "-cp", classpath, self.main_class, *args],
+                argv,
                 stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True, env=env,
             )
-        # Until it has exec'd java the child shows our own command line, and pid() would take the
+        # Until it has exec'd its program the child shows our own command line, and pid() would take the
         # pid file for a stale one and remove it: wait for the exec first.
         wait_for(lambda: self.main_class in _cmdline(process.pid) or process.poll() is not None, 10, interval=0.01)
         self.pid_file.write_text(f"{process.pid}\n")

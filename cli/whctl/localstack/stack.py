@@ -13,12 +13,14 @@ import ipaddress
 import os
 import time
 
+from whctl import pipeline
 from whctl.config import Settings
 from whctl.localstack import prereqs, proc
 from whctl.localstack import runtime as runtime_mod
 from whctl.localstack.connect import ConnectComponent, secrets_file
 from whctl.localstack.kafka import KafkaComponent
 from whctl.localstack.postgres import source, warehouse
+from whctl.localstack.supervisor import SupervisorComponent
 from whctl.output import WhctlError, progress
 
 
@@ -39,10 +41,11 @@ class Stack:
         self.warehouse = warehouse(settings)
         self.kafka = KafkaComponent(settings, self.runtime)
         self.connect = ConnectComponent(settings, self.runtime)
+        self.supervisor = SupervisorComponent(settings)
 
     @property
     def components(self) -> list:
-        return [self.source, self.warehouse, self.kafka, self.connect]
+        return [self.source, self.warehouse, self.kafka, self.connect, self.supervisor]
 
     @contextlib.contextmanager
     def _lock(self):
@@ -63,7 +66,7 @@ class Stack:
             "warehouse": [(s.warehouse_port, "WH_WAREHOUSE_PORT")],
             "kafka": [(s.kafka_port, "WH_KAFKA_PORT"), (s.kafka_controller_port, "WH_KAFKA_CONTROLLER_PORT")],
             "connect": [(s.connect_port, "WH_CONNECT_PORT")],
-        }[component.name]
+        }.get(component.name, [])
         for port, variable in ports:
             if proc.port_open(s.host, port, timeout=0.5):
                 raise WhctlError(
@@ -86,7 +89,7 @@ class Stack:
                     actions[component.name] = "already running"
                     return
                 self._ensure_ports_free(component)
-                progress(f"starting {component.name} on {self.settings.host}:{component.port}")
+                progress(f"starting {component.name}" + (f" on {self.settings.host}:{component.port}" if component.port else ""))
                 component.launch()
                 actions[component.name] = "started"
 
@@ -97,9 +100,22 @@ class Stack:
             self.kafka.wait_ready()
             launch(self.connect)
             self.connect.wait_ready()
+            self._converge()
+            launch(self.supervisor)
             if "started" in actions.values():
                 progress(f"stack healthy after {time.monotonic() - started:.1f}s")
             return actions
+
+    def _converge(self) -> None:
+        """Restart connectors and tasks that failed while a component was down (promise 11).
+
+        Not fatal for `up`: the components run; a task that fails again shows in `whctl status`
+        with its cause, and the supervisor keeps trying while the cause is transient.
+        """
+        try:
+            pipeline.converge(self.settings)
+        except WhctlError as exc:
+            progress(f"connectors not running yet: {exc.message.splitlines()[0]} (see `whctl status`)")
 
     def down(self) -> dict[str, str]:
         """Stop every component this stack started, Connect first. Returns {component: action}."""
