@@ -14,25 +14,35 @@ from whctl.output import WhctlError, progress
 
 
 class Connect:
-    """The few calls of the Kafka Connect REST API whctl needs, with errors that say what to do."""
+    """The few calls of the Kafka Connect REST API whctl needs, with errors that say what to do.
+
+    `settings.connect` may list several workers of one cluster (comma-separated): any worker
+    answers for the cluster, so a call goes to the first that answers.
+    """
 
     def __init__(self, settings: Settings):
-        self.url = settings.connect.rstrip("/")
+        self.urls = [url.strip().rstrip("/") for url in settings.connect.split(",") if url.strip()]
+        self.url = self.urls[0]
 
     def _request(self, method: str, path: str, **kwargs) -> requests.Response:
-        try:
-            return requests.request(method, f"{self.url}{path}", timeout=kwargs.pop("timeout", 30), **kwargs)
-        except requests.ConnectionError:
-            raise WhctlError(f"cannot reach Kafka Connect at {self.url}",
-                             hint="start the local stack with `whctl stack up`, or set WH_CONNECT_URL") from None
-        except requests.Timeout:
-            raise WhctlError(f"Kafka Connect at {self.url} did not answer {method} {path} in time") from None
+        timeout = kwargs.pop("timeout", 30)
+        for url in [self.url] + [u for u in self.urls if u != self.url]:
+            try:
+                response = requests.request(method, f"{url}{path}", timeout=timeout, **kwargs)
+            except requests.ConnectionError:
+                continue
+            except requests.Timeout:
+                raise WhctlError(f"Kafka Connect at {url} did not answer {method} {path} in time") from None
+            self.url = url
+            return response
+        raise WhctlError(f"cannot reach Kafka Connect at {', '.join(self.urls)}",
+                         hint="start the local stack with `whctl stack up`, or set WH_CONNECT_URL")
 
     def reachable(self, timeout: float = 3) -> bool:
         try:
-            requests.get(f"{self.url}/", timeout=timeout).raise_for_status()
+            self._request("GET", "/", timeout=timeout).raise_for_status()
             return True
-        except requests.RequestException:
+        except (WhctlError, requests.RequestException):
             return False
 
     def _connector_resource(self, name: str, resource: str, timeout: float = 30) -> dict | None:

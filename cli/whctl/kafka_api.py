@@ -8,7 +8,6 @@ topic's records. Used by whctl.health (status, the supervisor, the dashboard).
 """
 from __future__ import annotations
 
-import logging
 import time
 import uuid
 
@@ -19,12 +18,6 @@ from confluent_kafka import ConsumerGroupTopicPartitions
 from whctl.config import Settings
 from whctl.output import WhctlError
 
-# librdkafka logs every refused connection; whctl reports the outcome instead
-_QUIET = logging.getLogger("whctl.kafka")
-_QUIET.addHandler(logging.NullHandler())
-_QUIET.propagate = False
-
-
 class Kafka:
     def __init__(self, settings: Settings, timeout: float = 2.0):
         self.bootstrap = settings.bootstrap
@@ -33,7 +26,10 @@ class Kafka:
             "bootstrap.servers": self.bootstrap,
             "socket.timeout.ms": int(timeout * 1000),
             "socket.connection.setup.timeout.ms": int(timeout * 1000),
-            "logger": _QUIET,
+            # librdkafka logs every refused connection to stderr; whctl reports the outcome instead.
+            # (Not a Python `logger`: its callbacks from librdkafka's threads crashed a process
+            # whose handles were being destroyed while the broker went away.)
+            "log_level": 0,
         }
         self._admin = AdminClient(dict(self._conf))
 

@@ -16,6 +16,8 @@ _HELP = {
     "kafka_port": "Port of the Kafka broker.",
     "kafka_controller_port": "Port of the Kafka KRaft controller.",
     "connect_port": "Port of the Kafka Connect REST API.",
+    "connect_workers": "Workers of the local stack's Kafka Connect cluster (1 or 2).",
+    "connect2_port": "Port of the REST API of the second Connect worker (with --connect-workers 2).",
     "pg_user": "Superuser name of the local PostgreSQL clusters.",
     "source_db": "Source (application) database name.",
     "warehouse_db": "Warehouse database name.",
@@ -42,7 +44,7 @@ def settings_options(*names: str):
             return command(*args, **kwargs)
 
         for name in reversed(names):
-            param_type = int if name.endswith("_port") else (click.Path(file_okay=False) if name == "state_dir" else str)
+            param_type = int if name.endswith("_port") or name == "connect_workers" else (click.Path(file_okay=False) if name == "state_dir" else str)
             wrapper = click.option(
                 f"--{name.replace('_', '-')}",
                 name,

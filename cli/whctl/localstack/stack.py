@@ -1,7 +1,7 @@
-"""The local stack as a whole: bring up, stop, and describe its four components.
+"""The local stack as a whole: bring up, stop, and describe its components.
 
 Order: Kafka's JVM is launched first (it is the slowest), the two PostgreSQL clusters start
-meanwhile, then Connect once Kafka answers. `up` is idempotent: what runs and answers is left
+meanwhile, then Connect (one worker, or two) once Kafka answers, then the supervisor. `up` is idempotent: what runs and answers is left
 alone, what is not running (never started, stopped, crashed) is started. One `up` or `down` at a
 time per state folder (a file lock).
 """
@@ -41,11 +41,13 @@ class Stack:
         self.warehouse = warehouse(settings)
         self.kafka = KafkaComponent(settings, self.runtime)
         self.connect = ConnectComponent(settings, self.runtime)
+        # a second worker of the same Connect cluster (WH_CONNECT_WORKERS=2): tasks move to the survivor
+        self.connect2 = ConnectComponent(settings, self.runtime, worker=2) if settings.connect_workers > 1 else None
         self.supervisor = SupervisorComponent(settings)
 
     @property
     def components(self) -> list:
-        return [self.source, self.warehouse, self.kafka, self.connect, self.supervisor]
+        return [c for c in (self.source, self.warehouse, self.kafka, self.connect, self.connect2, self.supervisor) if c is not None]
 
     @contextlib.contextmanager
     def _lock(self):
@@ -66,6 +68,7 @@ class Stack:
             "warehouse": [(s.warehouse_port, "WH_WAREHOUSE_PORT")],
             "kafka": [(s.kafka_port, "WH_KAFKA_PORT"), (s.kafka_controller_port, "WH_KAFKA_CONTROLLER_PORT")],
             "connect": [(s.connect_port, "WH_CONNECT_PORT")],
+            "connect-2": [(s.connect2_port, "WH_CONNECT2_PORT")],
         }.get(component.name, [])
         for port, variable in ports:
             if proc.port_open(s.host, port, timeout=0.5):
@@ -98,8 +101,11 @@ class Stack:
                 launch(pg)
                 pg.wait_ready()
             self.kafka.wait_ready()
-            launch(self.connect)
-            self.connect.wait_ready()
+            workers = [c for c in (self.connect, self.connect2) if c is not None]
+            for worker in workers:
+                launch(worker)
+            for worker in workers:
+                worker.wait_ready()
             self._converge()
             launch(self.supervisor)
             if "started" in actions.values():
@@ -157,7 +163,7 @@ class Stack:
                 "source": self.source.url,
                 "warehouse": self.warehouse.url,
                 "kafka_bootstrap": self.kafka.url,
-                "connect_url": self.connect.url,
+                "connect_url": self.settings.connect,
             },
             "password": (f"from ${env_password}" if os.environ.get(env_password)
                          else str(self.settings.secrets_dir / f"{pg_user}.password")),

@@ -13,7 +13,10 @@ The desired state: every component answers, every connector and task runs.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -30,6 +33,7 @@ log = logging.getLogger("whctl.supervisor")
 LANDING_EVOLUTION = "evolve landing"
 BACKOFF_FIRST_S = 2.0
 BACKOFF_MAX_S = 60.0
+OBSERVE_TIMEOUT_S = 60
 COMPONENTS = (health.KAFKA_BROKER, health.CONNECT_WORKERS, health.SOURCE_DB, health.WAREHOUSE)
 # the database a connector's tasks write to or read from
 CONNECTOR_DATABASE = {"whctl-source": health.SOURCE_DB, "whctl-sink": health.WAREHOUSE}
@@ -99,11 +103,16 @@ class Supervisor:
 # --- the steps -----------------------------------------------------------------------------------
 
 def observe(sup: Supervisor, p: Pass) -> None:
-    try:
-        result = health.status(sup.settings)
-    except WhctlError:  # nothing answers at all
-        p.checks = {name: health.check(name, health.FAIL, "no answer") for name in COMPONENTS}
-        return
+    """The checks of `whctl status`, run in a child process: the Kafka client library (librdkafka)
+    has crashed a process when the broker vanished mid-request; the loop must outlive that."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+        try:
+            result = pool.submit(health.status, sup.settings).result(timeout=OBSERVE_TIMEOUT_S)
+        except WhctlError:  # nothing answers at all
+            p.checks = {name: health.check(name, health.FAIL, "no answer") for name in COMPONENTS}
+            return
+        except BrokenProcessPool:
+            raise WhctlError("the status probe died (a crash of the Kafka client); next pass tries again") from None
     p.checks = {c["name"]: c for c in result["checks"]}
 
 
