@@ -23,6 +23,7 @@ FRESHNESS_WARN_S = 10
 FRESHNESS_FAIL_S = 60
 LANDING_TABLES = ("customers", "products", "orders", "order_items", "heartbeat")
 PROBE_TIMEOUT_S = 2.0
+DEAD_LETTERS_READ = 1000  # records of the dead-letter topic status reads (to list some, and to not count them as lag)
 # names of the component checks (the supervisor reads them to know a dependency answers again)
 KAFKA_BROKER, CONNECT_WORKERS, SOURCE_DB, WAREHOUSE = "kafka broker", "connect workers", "source database", "warehouse"
 
@@ -72,7 +73,15 @@ class Probe:
             self.broker, self.broker_error = None, exc.message
         self.wh, self.wh_error = _try_connect(settings, "warehouse")
         self.src, self.src_error = _try_connect(settings, "source")
+        self._dead_letters = None
         self.wh_migrated = self.wh is not None and self.wh.execute("SELECT to_regclass('ops.incidents')").fetchone()[0] is not None
+
+    def dead_letters(self) -> tuple[int, list]:
+        """(records in the sink's dead-letter topic, the first DEAD_LETTERS_READ of them); read once per status."""
+        if self._dead_letters is None:
+            partitions = self.broker["partitions"].get(pipeline.SINK_DLQ, [])
+            self._dead_letters = self.kafka.records(pipeline.SINK_DLQ, partitions, DEAD_LETTERS_READ) if partitions else (0, [])
+        return self._dead_letters
 
     def close(self) -> None:
         for conn in (self.wh, self.src):
@@ -153,7 +162,9 @@ def _sink_lag_check(p: Probe) -> list[dict]:
         return [check("sink consumer lag", FAIL, "unknown: the Kafka broker does not answer")]
     topics = pipeline.SINK_TOPICS
     try:
-        lag = p.kafka.group_lag(pipeline.SINK_GROUP, list(topics), p.broker["partitions"])
+        skipped = frozenset((e["topic"], int(e["partition"]), int(e["offset"])) for e in map(dead_letter_entry, p.dead_letters()[1])
+                            if e["topic"] and e["partition"] is not None and e["offset"] is not None)
+        lag = p.kafka.group_lag(pipeline.SINK_GROUP, list(topics), p.broker["partitions"], skipped)
     except Exception as exc:  # a group not yet created, a timeout: say so, do not crash status
         return [check("sink consumer lag", WARN, f"unknown: {exc}")]
     records = sum(v["records"] for v in lag.values())
@@ -169,13 +180,11 @@ def _dead_letter_check(p: Probe) -> list[dict]:
     topic = pipeline.SINK_DLQ
     if p.broker is None:
         return [check("dead-letter topic", FAIL, "unknown: the Kafka broker does not answer")]
-    if topic not in p.broker["partitions"]:
-        return [check("dead-letter topic", OK, f"{topic}: empty", records=0, first=[])]
     try:
-        total, first = p.kafka.records(topic, p.broker["partitions"][topic])
+        total, first = p.dead_letters()
     except Exception as exc:
         return [check("dead-letter topic", WARN, f"{topic} unreadable: {exc}")]
-    listed = [dead_letter_entry(m) for m in first]
+    listed = [dead_letter_entry(m) for m in first[:5]]
     if total == 0:
         return [check("dead-letter topic", OK, f"{topic}: empty", records=0, first=[])]
     shown = "; ".join(f"{e['topic']}[{e['partition']}]@{e['offset']}: {e['error']}" for e in listed[:3])

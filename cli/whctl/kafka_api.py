@@ -50,8 +50,13 @@ class Kafka:
     def watermarks(self, consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self.timeout) for p in partitions}
 
-    def group_lag(self, group: str, topics: list[str], partitions: dict[str, list[int]]) -> dict[str, dict]:
-        """{topic: {"records": behind, "seconds": age of the oldest unconsumed record or 0}} of a consumer group."""
+    def group_lag(self, group: str, topics: list[str], partitions: dict[str, list[int]],
+                  skipped: frozenset[tuple[str, int, int]] = frozenset()) -> dict[str, dict]:
+        """{topic: {"records": behind, "seconds": age of the oldest unconsumed record or 0}} of a consumer group.
+
+        `skipped`: (topic, partition, offset) of records the group's consumer read and dead-lettered;
+        a sink may not commit past them until it writes a later record, so they do not count as behind.
+        """
         future = self._admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=self.timeout)
         committed = {(tp.topic, tp.partition): tp.offset for tp in future[group].result(timeout=self.timeout).topic_partitions}
         result: dict[str, dict] = {}
@@ -63,6 +68,8 @@ class Kafka:
                 for p, (low, high) in self.watermarks(consumer, topic, partitions.get(topic, [])).items():
                     position = committed.get((topic, p), -1)
                     position = low if position < 0 else max(position, low)
+                    while position < high and (topic, p, position) in skipped:
+                        position += 1
                     records += max(high - position, 0)
                     if high > position:
                         behind_at.append(TopicPartition(topic, p, position))

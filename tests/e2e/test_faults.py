@@ -138,6 +138,9 @@ def test_a_dead_letter_makes_status_degraded_and_is_listed(faulty):
     code, dlq = poll(degraded, 60, what="the record in the dead-letter topic", interval=1)
     assert code == 2 and dlq["verdict"] == "warn"
     assert dlq["first"][0]["topic"] == topic and dlq["first"][0]["error"]
+    code, body = status()
+    lag = next(c for c in body["checks"] if c["name"] == "sink consumer lag")
+    assert lag["topics"][topic]["records"] == 0, "a dead-lettered record is not counted as lag"
     assert "whctl.dlq.sink" in run_whctl("status").stdout and "whctl dlq list" in dlq["detail"]
     listed = json.loads(run_whctl("dlq", "list", "--json").stdout)
     assert listed["total"] == 1 and listed["records"][0]["topic"] == topic and listed["records"][0]["value"] == "this is not JSON"
@@ -146,10 +149,12 @@ def test_a_dead_letter_makes_status_degraded_and_is_listed(faulty):
     assert replayed.returncode == 0 and json.loads(replayed.stdout) == {"replayed": 1}, replayed.stderr
     poll(lambda: [r["dlq_offset"] for r in json.loads(run_whctl("dlq", "list", "--json").stdout)["records"]] == [1], 60,
          what="the replayed record dead-lettered again")
-    # a person decides it is garbage: discard it, and status is healthy again
+    # a person decides it is garbage: discard it; the sink commits past it with the table's next change
     discarded = run_whctl("dlq", "discard", "--yes", "--json")
     assert discarded.returncode == 0 and json.loads(discarded.stdout) == {"discarded": 1}
-    healthy(30)
+    with psycopg.connect(**faulty.connection_kwargs("source"), autocommit=True) as src:
+        src.execute("UPDATE customers SET city = 'After the dead letter' WHERE customer_id = 3")
+    healthy(60)
 
 
 def _sink_failed() -> dict | None:

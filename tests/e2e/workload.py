@@ -142,8 +142,25 @@ def healthy(within: float) -> float:
     return time.monotonic() - started
 
 
+def sink_drained(within: float = 120) -> None:
+    """Wait until the sink's consumers have read every record of the table topics (`status`: sink consumer lag).
+
+    `whctl verify` waits for the source's newest heartbeat to land and the engine to go quiet, but
+    the sink reads the topics interleaved: after a failover its backlog of one table can still be
+    on its way (pipeline.wait_for_warehouse says so).
+    """
+    def drained():
+        code, body = status()
+        lag = next((c for c in body.get("checks", []) if c["name"] == "sink consumer lag"), {})
+        topics = lag.get("topics") or {}
+        return topics and all(v["records"] == 0 for t, v in topics.items() if not t.endswith(".heartbeat"))
+
+    poll(drained, within, what="the sink drained the table topics", interval=1)
+
+
 def verify(settings: Settings) -> tuple[int, int]:
     """(rows checked, differences) of `whctl verify`, which fails the test on any difference."""
+    sink_drained()
     result = run_whctl("verify", "--json", "--wait", "90")
     body = json.loads(result.stdout)
     failing = [c for c in body["checks"] if c["verdict"] != "ok"]

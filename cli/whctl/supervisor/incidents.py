@@ -42,6 +42,8 @@ class Incidents:
         self.queue: list[dict] = json.loads(self.path.read_text()) if self.path.exists() else []
         # {(component, cause): action} of the open incidents, as last read from the warehouse plus the queue
         self.open_now: dict[tuple[str, str], str | None] = {}
+        if not self.queue:
+            self.flush()  # reads the open incidents, so that a new supervisor can close them
         for entry in self.queue:
             self._remember(entry)
 

@@ -142,19 +142,20 @@ def failed_tasks(sup: Supervisor, p: Pass) -> None:
                     sup.incidents.resolve(component)
                     sup.act(p, component, "running again")
             continue
-        restart = False
-        for part in c["failed"]:
-            part_name = component if part["id"] == "connector" else f"{component} task {part['id']}"
-            cause = f"{part['cause']}: {part['root_cause']}"
-            action = _decide(sup, p, part, database)
-            sup.incidents.open(part_name, cause, action if action != "restart" else None,
+        decisions = [(part, _decide(p, part, database)) for part in c["failed"]]
+        if any(action == "restart" for _, action in decisions):
+            done = _restart(sup, p, name)
+            decisions = [(part, done if action == "restart" else action) for part, action in decisions]
+        for part, action in decisions:
+            sup.incidents.open(_part_name(component, part), f"{part['cause']}: {part['root_cause']}", action,
                                root_cause=part["root_cause"], worker=part.get("worker_id"))
-            restart |= action == "restart"
-        if restart:
-            _restart(sup, p, name, component, c)
 
 
-def _decide(sup: Supervisor, p: Pass, part: dict, database: str) -> str:
+def _part_name(component: str, part: dict) -> str:
+    return component if part["id"] == "connector" else f"{component} task {part['id']}"
+
+
+def _decide(p: Pass, part: dict, database: str) -> str:
     """'restart', or why not (recorded as the incident's action)."""
     if part["action"] == causes.PERSON:
         return f"needs a person: {part['next_step']}"
@@ -168,24 +169,22 @@ def _decide(sup: Supervisor, p: Pass, part: dict, database: str) -> str:
     return "restart"
 
 
-def _restart(sup: Supervisor, p: Pass, name: str, component: str, c: dict) -> None:
+def _restart(sup: Supervisor, p: Pass, name: str) -> str:
+    """Restart the connector's failed parts unless its backoff says wait; returns the action taken (stable text)."""
     b = sup.backoff.setdefault(name, Backoff())
-    wait = b.not_before - time.monotonic()
-    if wait > 0:
-        for part in c["failed"]:
-            part_name = component if part["id"] == "connector" else f"{component} task {part['id']}"
-            sup.incidents.open(part_name, f"{part['cause']}: {part['root_cause']}",
-                               f"restart attempt {b.attempts} failed again; next in {wait:.0f}s", root_cause=part["root_cause"])
-        return
+    if b.not_before > time.monotonic():
+        return f"still failed after restart attempt {b.attempts}; next attempt after {_delay(b.attempts):.0f}s"
     restarted = sup.connect.restart_failed(name)
     b.attempts += 1
-    b.not_before = time.monotonic() + min(BACKOFF_FIRST_S * 2 ** (b.attempts - 1), BACKOFF_MAX_S)
+    b.not_before = time.monotonic() + _delay(b.attempts)
+    action = f"restarted the failed parts (attempt {b.attempts})"
     if restarted:
-        for part in c["failed"]:
-            part_name = component if part["id"] == "connector" else f"{component} task {part['id']}"
-            sup.incidents.open(part_name, f"{part['cause']}: {part['root_cause']}",
-                               f"restarted the failed parts (attempt {b.attempts})", root_cause=part["root_cause"])
-        sup.act(p, component, f"restarted the failed parts (attempt {b.attempts})")
+        sup.act(p, f"connector {name}", action)
+    return action
+
+
+def _delay(attempts: int) -> float:
+    return min(BACKOFF_FIRST_S * 2 ** (attempts - 1), BACKOFF_MAX_S)
 
 
 STEPS: list[Step] = [
