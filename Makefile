@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: help prereqs venv assets runtime test test-sql test-cli test-e2e demo stop bench
+.PHONY: help prereqs venv assets runtime test test-sql test-cli test-e2e test-faults demo stop bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +41,9 @@ test-cli: prereqs venv
 
 test-e2e: prereqs venv runtime
 	$(BIN)/pytest tests/e2e
+
+test-faults: prereqs venv runtime  ## the fault suite alone: kill -9 of each component under load, then only `whctl stack up`
+	$(BIN)/pytest -m faults tests/e2e
 
 demo: prereqs venv runtime  ## bring the stack up, deploy, seed, play the three scenarios, show status and KPIs, start the dashboard
 	$(BIN)/whctl stack up

@@ -12,6 +12,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -49,6 +50,18 @@ def pg_admin_dsn():
 
 def dsn_for(admin_dsn: str, dbname: str) -> str:
     return psycopg.conninfo.make_conninfo(admin_dsn, dbname=dbname)
+
+
+def poll(check, timeout: float, interval: float = 0.25, what: str = "condition"):
+    """Call `check` until it returns something true (returned) or `timeout` seconds pass (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def run_whctl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -37,6 +37,9 @@ class Settings:
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     connect_port: int = 8083
+    # a Connect cluster of this many workers (1 or 2); the second listens on connect2_port
+    connect_workers: int = 1
+    connect2_port: int = 8084
     pg_user: str = "postgres"
     source_db: str = "ecommerce"
     warehouse_db: str = "warehouse"
@@ -63,7 +66,7 @@ class Settings:
                 continue
             if f.name == "state_dir":
                 values[f.name] = Path(raw)
-            elif f.name.endswith("_port"):
+            elif f.name.endswith("_port") or f.name == "connect_workers":
                 values[f.name] = int(raw)
             else:
                 values[f.name] = raw
@@ -110,7 +113,11 @@ class Settings:
 
     @property
     def connect(self) -> str:
-        return self.connect_url or f"http://{self.host}:{self.connect_port}"
+        """Kafka Connect's REST URL; a comma-separated list for a cluster of several workers (any one answers)."""
+        if self.connect_url:
+            return self.connect_url
+        ports = [self.connect_port] + ([self.connect2_port] if self.connect_workers > 1 else [])
+        return ",".join(f"http://{self.host}:{port}" for port in ports)
 
     @property
     def bootstrap(self) -> str:

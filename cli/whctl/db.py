@@ -10,11 +10,14 @@ DSN_FORMS = "a libpq URI (postgresql://user@host:port/dbname) or key=value pairs
 
 
 def connect(settings: Settings, which: str = "warehouse", autocommit: bool = False, dbname: str | None = None,
-            role: str | None = None, **options) -> psycopg.Connection:
-    """Open a connection to the 'source' or the 'warehouse' database (as `role` when given)."""
+            role: str | None = None, connect_timeout: float | None = None, **options) -> psycopg.Connection:
+    """Open a connection to the 'source' or the 'warehouse' database (as `role` when given;
+    `connect_timeout` in seconds, at least 1)."""
     kwargs = {**settings.connection_kwargs(which, role), **options}
     if dbname is not None:
         kwargs["dbname"] = dbname
+    if connect_timeout is not None:
+        kwargs["connect_timeout"] = max(int(connect_timeout), 1)
     shown = settings.source if which == "source" else settings.warehouse
     explicit = settings.source_dsn if which == "source" else settings.warehouse_dsn
     check_dsn(which, explicit)

@@ -9,8 +9,11 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from whctl import connect_api, pipeline
+import requests
+
+from whctl import connect_api, kafka_api, pipeline
 from whctl.config import Settings
+from whctl.supervisor import causes
 from whctl.db import connect
 from whctl.output import WhctlError
 
@@ -19,6 +22,10 @@ LAG_WARN_BYTES = 16 * 2**20
 FRESHNESS_WARN_S = 10
 FRESHNESS_FAIL_S = 60
 LANDING_TABLES = ("customers", "products", "orders", "order_items", "heartbeat")
+PROBE_TIMEOUT_S = 2.0
+DEAD_LETTERS_READ = 1000  # records of the dead-letter topic status reads (to list some, and to not count them as lag)
+# names of the component checks (the supervisor reads them to know a dependency answers again)
+KAFKA_BROKER, CONNECT_WORKERS, SOURCE_DB, WAREHOUSE = "kafka broker", "connect workers", "source database", "warehouse"
 
 # Facts whose customer, product or date key points at no dimension row. The keys are not declared
 # foreign keys (migration 0002), so this is the check: `whctl verify` runs it, and the SQL tests run
@@ -42,41 +49,93 @@ def overall(checks: list[dict]) -> dict:
 
 def _try_connect(settings: Settings, which: str):
     try:
-        return connect(settings, which, autocommit=True), None
+        return connect(settings, which, autocommit=True, connect_timeout=PROBE_TIMEOUT_S), None
     except WhctlError as exc:
         return None, exc.message.splitlines()[0]
 
 
 # --- whctl status ------------------------------------------------------------------------------
 
-def status(settings: Settings) -> dict:
-    api = connect_api.Connect(settings)
-    connect_up = api.reachable()
-    wh, wh_error = _try_connect(settings, "warehouse")
-    src, src_error = _try_connect(settings, "source")
-    if not connect_up and wh is None and src is None:
-        raise WhctlError(f"the pipeline is down: no answer from Kafka Connect ({api.url}), the warehouse nor the source"
-                         " (start the local stack with `whctl stack up`)")
-    checks: list[dict] = []
-    try:
-        checks += _connector_checks(api, connect_up)
-        checks.append(_slot_check(src, src_error))
-        checks += _warehouse_checks(wh, wh_error)
-    finally:
-        for conn in (wh, src):
+class Probe:
+    """What the checks of one status run share: the settings and one answer (or error) per component.
+
+    Each probe has a short timeout so that `whctl status` stays fast and says "down" quickly.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.connect = connect_api.Connect(settings)
+        self.connect_up = self.connect.reachable(timeout=PROBE_TIMEOUT_S)
+        self.kafka = kafka_api.Kafka(settings, timeout=PROBE_TIMEOUT_S)
+        try:
+            self.broker, self.broker_error = self.kafka.broker(), None
+        except WhctlError as exc:
+            self.broker, self.broker_error = None, exc.message
+        self.wh, self.wh_error = _try_connect(settings, "warehouse")
+        self.src, self.src_error = _try_connect(settings, "source")
+        self._dead_letters = None
+        self.wh_migrated = self.wh is not None and self.wh.execute("SELECT to_regclass('ops.incidents')").fetchone()[0] is not None
+
+    def dead_letters(self) -> tuple[int, list]:
+        """(records in the sink's dead-letter topic, the first DEAD_LETTERS_READ of them); read once per status."""
+        if self._dead_letters is None:
+            partitions = self.broker["partitions"].get(pipeline.SINK_DLQ, [])
+            self._dead_letters = self.kafka.records(pipeline.SINK_DLQ, partitions, DEAD_LETTERS_READ) if partitions else (0, [])
+        return self._dead_letters
+
+    def close(self) -> None:
+        for conn in (self.wh, self.src):
             if conn is not None:
                 conn.close()
+
+
+def status(settings: Settings) -> dict:
+    probe = Probe(settings)
+    try:
+        if not probe.connect_up and probe.broker is None and probe.wh is None and probe.src is None:
+            raise WhctlError(f"the pipeline is down: no answer from Kafka ({settings.bootstrap}), Kafka Connect ({probe.connect.url}),"
+                             " the warehouse nor the source (start the local stack with `whctl stack up`)")
+        checks: list[dict] = []
+        for step in STATUS_CHECKS:
+            checks += step(probe)
+    finally:
+        probe.close()
     result = overall(checks)
     result["checked_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return result
 
 
-def _connector_checks(api: connect_api.Connect, connect_up: bool) -> list[dict]:
-    if not connect_up:
-        return [check(f"connector {name}", FAIL, f"Kafka Connect unreachable at {api.url}") for name in pipeline.CONNECTOR_NAMES]
+def _component_checks(p: Probe) -> list[dict]:
+    s = p.settings
+    return [
+        check(KAFKA_BROKER, OK, f"{p.broker['brokers']} broker(s) answer at {s.bootstrap}, {p.broker['topics']} topics")
+        if p.broker else check(KAFKA_BROKER, FAIL, f"{p.broker_error}: start it (`whctl stack up`)"),
+        _workers_check(p),
+        check(SOURCE_DB, OK, f"answers at {s.source}") if p.src else check(SOURCE_DB, FAIL, f"{p.src_error}: `whctl stack up`"),
+        check(WAREHOUSE, OK, f"answers at {s.warehouse}") if p.wh else check(WAREHOUSE, FAIL, f"{p.wh_error}: `whctl stack up`"),
+    ]
+
+
+def _workers_check(p: Probe) -> dict:
+    if not p.connect_up:
+        return check(CONNECT_WORKERS, FAIL, f"Kafka Connect unreachable at {p.connect.url}: start it (`whctl stack up`)", workers=[])
+    try:
+        workers = p.connect.workers()
+    except (WhctlError, requests.RequestException) as exc:
+        return check(CONNECT_WORKERS, FAIL, f"Kafka Connect at {p.connect.url} does not answer: {exc}", workers=[])
+    return check(CONNECT_WORKERS, OK, f"{p.connect.url} answers; workers running tasks: {', '.join(workers) or 'none'}", workers=workers)
+
+
+def _connector_checks(p: Probe) -> list[dict]:
+    if not p.connect_up:
+        return [check(f"connector {name}", FAIL, f"Kafka Connect unreachable at {p.connect.url}") for name in pipeline.CONNECTOR_NAMES]
     checks = []
     for name in pipeline.CONNECTOR_NAMES:
-        st = api.status(name)
+        try:
+            st = p.connect.status(name, timeout=PROBE_TIMEOUT_S)
+        except WhctlError as exc:
+            checks.append(check(f"connector {name}", FAIL, exc.message))
+            continue
         if st is None:
             checks.append(check(f"connector {name}", FAIL, "not registered (run `whctl deploy`)"))
             continue
@@ -84,15 +143,90 @@ def _connector_checks(api: connect_api.Connect, connect_up: bool) -> list[dict]:
         state = st["connector"]["state"]
         running = state == "RUNNING" and tasks and all(t == "RUNNING" for t in tasks)
         detail = f"{state}, tasks {', '.join(tasks) or 'none'}"
-        failed = [t for t in st.get("tasks", []) if t["state"] == "FAILED"]
+        failed = []
+        for part in connect_api.failed_parts(st):
+            cause, root = causes.classify(part.get("trace", ""))
+            failed.append({"id": part["id"], "worker_id": part.get("worker_id"), "root_cause": root,
+                           "cause": cause.name, "action": cause.action, "next_step": cause.next_step})
         if failed:
-            detail += f": {connect_api.readable_trace(failed[0].get('trace', ''), 1).strip()[:200]}"
+            f = failed[0]
+            detail += f"; {'task ' if f['id'] != 'connector' else ''}{f['id']} root cause: {f['root_cause'][:300]} ({f['cause']}); next: {f['next_step']}"
         verdict = OK if running else (WARN if state in ("PAUSED", "STOPPED") or "PAUSED" in tasks else FAIL)
-        checks.append(check(f"connector {name}", verdict, detail, state=state, tasks=tasks))
+        checks.append(check(f"connector {name}", verdict, detail, state=state, tasks=tasks, failed=failed,
+                            workers=sorted({t.get("worker_id") for t in st.get("tasks", []) if t.get("worker_id")})))
     return checks
 
 
-def _slot_check(src, error) -> dict:
+def _sink_lag_check(p: Probe) -> list[dict]:
+    if p.broker is None:
+        return [check("sink consumer lag", FAIL, "unknown: the Kafka broker does not answer")]
+    topics = pipeline.SINK_TOPICS
+    try:
+        skipped = frozenset((e["topic"], int(e["partition"]), int(e["offset"])) for e in map(dead_letter_entry, p.dead_letters()[1])
+                            if e["topic"] and e["partition"] is not None and e["offset"] is not None)
+        lag = p.kafka.group_lag(pipeline.SINK_GROUP, list(topics), p.broker["partitions"], skipped)
+    except Exception as exc:  # a group not yet created, a timeout: say so, do not crash status
+        return [check("sink consumer lag", WARN, f"unknown: {exc}")]
+    records = sum(v["records"] for v in lag.values())
+    seconds = max((v["seconds"] for v in lag.values()), default=0.0)
+    verdict = OK if seconds < FRESHNESS_WARN_S else WARN
+    behind = [f"{t.rsplit('.', 1)[-1]} {v['records']} ({v['seconds']:.0f}s)" for t, v in lag.items() if v["records"]]
+    detail = "caught up" if not behind else "behind: " + ", ".join(behind)
+    return [check("sink consumer lag", verdict, detail + ("" if verdict == OK else "; see the sink's task and the warehouse"),
+                  records=records, seconds=seconds, topics=lag)]
+
+
+def _dead_letter_check(p: Probe) -> list[dict]:
+    topic = pipeline.SINK_DLQ
+    if p.broker is None:
+        return [check("dead-letter topic", FAIL, "unknown: the Kafka broker does not answer")]
+    try:
+        total, first = p.dead_letters()
+    except Exception as exc:
+        return [check("dead-letter topic", WARN, f"{topic} unreadable: {exc}")]
+    listed = [dead_letter_entry(m) for m in first[:5]]
+    if total == 0:
+        return [check("dead-letter topic", OK, f"{topic}: empty", records=0, first=[])]
+    shown = "; ".join(f"{e['topic']}[{e['partition']}]@{e['offset']}: {e['error']}" for e in listed[:3])
+    return [check("dead-letter topic", WARN,
+                  f"{total} record(s) in {topic} that the sink could not write: {shown}. Inspect: `whctl dlq list`;"
+                  " after the fix `whctl dlq replay` (or `whctl dlq discard`)", records=total, first=listed)]
+
+
+def dead_letter_entry(message) -> dict:
+    """Where a dead-lettered record came from and why (Connect's context headers)."""
+    headers = {k: (v.decode(errors="replace") if v is not None else None) for k, v in (message.headers() or [])}
+    return {"topic": headers.get("__connect.errors.topic"), "partition": headers.get("__connect.errors.partition"),
+            "offset": headers.get("__connect.errors.offset"),
+            "error": (headers.get("__connect.errors.exception.message") or headers.get("__connect.errors.exception.class.name") or "?")[:300],
+            "dlq_offset": message.offset()}
+
+
+def _incident_checks(p: Probe) -> list[dict]:
+    if not p.wh_migrated:
+        return []
+    rows = p.wh.execute("""
+        SELECT component, cause, action, opened_at, resolved_at,
+               extract(epoch FROM coalesce(resolved_at, clock_timestamp()) - opened_at)::float8
+        FROM ops.incidents
+        WHERE resolved_at IS NULL OR resolved_at > clock_timestamp() - interval '1 hour'
+        ORDER BY opened_at DESC LIMIT 20""").fetchall()
+    incidents = [{"component": r[0], "cause": r[1], "action": r[2], "opened_at": r[3], "resolved_at": r[4], "seconds": round(r[5], 1)}
+                 for r in rows]
+    open_ = [i for i in incidents if i["resolved_at"] is None]
+    if open_:
+        detail = "; ".join(f"OPEN {i['component']}: {i['cause'][:120]} -> {i['action'] or 'observing'}" for i in open_[:3])
+        return [check("incidents", WARN, detail + " (`whctl supervise --once` acts now; see docs/operations.md)", open=len(open_), recent=incidents)]
+    detail = "none in the last hour" if not incidents else "; ".join(
+        f"{i['component']} {i['cause'][:80]}: healed in {i['seconds']:.0f}s" for i in incidents[:3])
+    return [check("incidents", OK, detail, open=0, recent=incidents)]
+
+
+def _slot_check(p: Probe) -> list[dict]:
+    return [_slot(p.src, p.src_error)]
+
+
+def _slot(src, error) -> dict:
     if src is None:
         return check("replication slot", FAIL, error)
     row = src.execute(
@@ -107,11 +241,12 @@ def _slot_check(src, error) -> dict:
                  active=active, lag_bytes=lag)
 
 
-def _warehouse_checks(wh, error) -> list[dict]:
+def _warehouse_checks(p: Probe) -> list[dict]:
+    wh = p.wh
     if wh is None:
-        return [check("warehouse", FAIL, error)]
-    if wh.execute("SELECT to_regclass('ops.apply_stats')").fetchone()[0] is None:
-        return [check("warehouse", FAIL, "not migrated (run `whctl deploy`)")]
+        return []  # the warehouse check says it is down
+    if not p.wh_migrated:
+        return [check("warehouse schema", FAIL, "not migrated (run `whctl deploy`)")]
     checks = []
     age = wh.execute(
         "SELECT extract(epoch FROM clock_timestamp() - to_timestamp(max(__source_ts_us) / 1e6))::float8 FROM landing.heartbeat"
@@ -124,10 +259,15 @@ def _warehouse_checks(wh, error) -> list[dict]:
     applied = {r[0]: {"events": r[1], "quarantined": r[2], "age_s": None if r[3] is None else round(r[3], 1)}
                for r in wh.execute("SELECT landing_table, events, quarantined,"
                                    " extract(epoch FROM clock_timestamp() - last_applied_at)::float8 FROM ops.apply_stats ORDER BY 1")}
-    checks.append(check("applied changes", OK, "; ".join(
-        f"{t} {v['events']} ({'never' if v['age_s'] is None else _age(v['age_s']) + ' ago'})" for t, v in applied.items()),
-        tables=applied))
     counts = {f"landing.{t}": wh.execute(f"SELECT count(*) FROM landing.{t}").fetchone()[0] for t in LANDING_TABLES}
+    # the engine applies what a transaction landed at its commit: landed rows the engine never
+    # counted mean the apply trigger is missing or was bypassed
+    unapplied = {t: counts[f"landing.{t}"] - v["events"] for t, v in applied.items() if counts[f"landing.{t}"] != v["events"]}
+    checks.append(check("applied changes", OK if not unapplied else WARN, "; ".join(
+        f"{t} {v['events']} ({'never' if v['age_s'] is None else _age(v['age_s']) + ' ago'})" for t, v in applied.items())
+        + ("" if not unapplied else "; landed but not applied: " + ", ".join(f"{t} {n}" for t, n in unapplied.items())
+           + " (`whctl rebuild` recomputes dw from landing)"),
+        tables=applied, unapplied=unapplied))
     for dim in ("dim_customer", "dim_product"):
         total, current = wh.execute(f"SELECT count(*) FILTER (WHERE {dim.split('_')[1]}_key > 0),"
                                     f" count(*) FILTER (WHERE is_current AND {dim.split('_')[1]}_key > 0) FROM dw.{dim}").fetchone()
@@ -140,6 +280,18 @@ def _warehouse_checks(wh, error) -> list[dict]:
     checks.append(check("quarantine", OK if quarantined == 0 else WARN,
                         "empty" if quarantined == 0 else f"{quarantined} events (see `whctl quarantine list`)", quarantined=quarantined))
     return checks
+
+
+# `whctl status` is these named checks, in this order; each takes the Probe and returns check dicts.
+STATUS_CHECKS = [
+    _component_checks,
+    _connector_checks,
+    _sink_lag_check,
+    _dead_letter_check,
+    _slot_check,
+    _warehouse_checks,
+    _incident_checks,
+]
 
 
 def _bytes(n: int) -> str:

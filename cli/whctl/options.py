@@ -8,7 +8,7 @@ import click
 
 from whctl.config import Settings
 from whctl.db import check_dsn
-from whctl.localstack.stack import _check_loopback as check_loopback
+from whctl.localstack.stack import require_loopback
 
 _HELP = {
     "state_dir": "Folder holding the local stack's data, logs, jars and generated secrets.",
@@ -18,6 +18,8 @@ _HELP = {
     "kafka_port": "Port of the Kafka broker.",
     "kafka_controller_port": "Port of the Kafka KRaft controller.",
     "connect_port": "Port of the Kafka Connect REST API.",
+    "connect_workers": "Workers of the local stack's Kafka Connect cluster (1 or 2).",
+    "connect2_port": "Port of the REST API of the second Connect worker (with --connect-workers 2).",
     "pg_user": "Superuser name of the local PostgreSQL clusters.",
     "source_db": "Source (application) database name.",
     "warehouse_db": "Warehouse database name.",
@@ -45,7 +47,7 @@ def settings_options(*names: str):
             return command(*args, **kwargs)
 
         for name in reversed(names):
-            param_type = int if name.endswith("_port") else (click.Path(file_okay=False) if name == "state_dir" else str)
+            param_type = int if name.endswith("_port") or name == "connect_workers" else (click.Path(file_okay=False) if name == "state_dir" else str)
             wrapper = click.option(
                 f"--{name.replace('_', '-')}",
                 name,
@@ -73,7 +75,7 @@ def _check(settings: Settings, names: tuple[str, ...]) -> None:
         if f"{which}_dsn" in names:
             check_dsn(which, getattr(settings, f"{which}_dsn"))
     if "host" in names and any(getattr(settings, n) is None for n in _OWN_SERVERS if n in names):
-        check_loopback(settings.host)
+        require_loopback(settings.host)
 
 
 WAREHOUSE = ("state_dir", "warehouse_dsn", "warehouse_port", "host", "pg_user", "warehouse_db")

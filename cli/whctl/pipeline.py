@@ -34,7 +34,10 @@ HEARTBEAT_SCHEMA = "whctl"
 SOURCE_CONNECTOR = "whctl-source"
 SINK_CONNECTOR = "whctl-sink"
 CONNECTOR_NAMES = (SOURCE_CONNECTOR, SINK_CONNECTOR)
+SINK_GROUP = f"connect-{SINK_CONNECTOR}"  # Connect names a sink's consumer group connect-<connector>
 WAREHOUSE_LOGIN_ROLES = ("wh_loader", "wh_analyst")
+# after a (re)start Connect may report the previous FAILED state for a moment: keep waiting that long
+RESTART_GRACE_S = 15
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 
 
@@ -55,6 +58,14 @@ def secrets_path(settings: Settings) -> Path:
     from whctl.localstack.connect import secrets_file
 
     return secrets_file(settings)
+
+
+def _sink_template() -> dict:
+    return json.loads((CONNECTORS / "sink.json").read_text())["config"]
+
+
+SINK_TOPICS = tuple(_sink_template()["topics"].split(","))
+SINK_DLQ = _sink_template()["errors.deadletterqueue.topic.name"]
 
 
 def desired_connectors(settings: Settings) -> dict[str, dict]:
@@ -263,8 +274,12 @@ def deploy(settings: Settings, dry_run: bool = False, timeout: float = 180) -> d
                 # the config is unchanged but a secret it reads moved: restart to re-read it
                 connect_api.call("POST", f"/connectors/{name}/restart?includeTasks=true")
                 entry["action"] = "restarted (secrets changed)"
+            elif connect_api.restart_failed(name):
+                # converge: a task failed by an outage now over runs again (promise 11)
+                progress(f"connect: restarting the failed parts of {name}")
+                entry["action"] = "restarted failed tasks"
             progress(f"connect: waiting for {name} and its tasks to run")
-            status = connect_api.wait_running(name, timeout)
+            status = connect_api.wait_running(name, timeout, failed_grace=RESTART_GRACE_S if entry["action"] != "unchanged" else 0)
             entry["state"] = status["connector"]["state"]
             entry["tasks"] = [t["state"] for t in status["tasks"]]
 
@@ -272,6 +287,27 @@ def deploy(settings: Settings, dry_run: bool = False, timeout: float = 180) -> d
         report["warehouse"].get("changed") or report["warehouse"].get("pending") or report["source"]
         or any(c["action"] != "unchanged" for c in report["connectors"].values()))
     return report
+
+
+def converge(settings: Settings, timeout: float = 120) -> dict[str, str]:
+    """Restart the failed parts of the registered connectors and wait until they run.
+
+    What `whctl stack up` does after starting what was down, and what the supervisor does for a
+    transient cause. Connectors not registered yet are left to `whctl deploy`. Returns
+    {connector: "restarted" | "running" | "not registered"}.
+    """
+    api = Connect(settings)
+    result = {}
+    for name in CONNECTOR_NAMES:
+        if api.status(name) is None:
+            result[name] = "not registered"
+            continue
+        restarted = api.restart_failed(name)
+        if restarted:
+            progress(f"connect: restarted the failed parts of {name}; waiting for it to run")
+        api.wait_running(name, timeout, failed_grace=RESTART_GRACE_S if restarted else 0)
+        result[name] = "restarted" if restarted else "running"
+    return result
 
 
 # --- waiting for the warehouse ----------------------------------------------------------------

@@ -35,14 +35,25 @@ def _published(service: dict) -> list[tuple[str, int, int]]:
     return result
 
 
-def test_the_four_services(compose):
-    assert set(compose["services"]) == {"source", "warehouse", "kafka", "connect"}
+def test_the_five_services(compose):
+    assert set(compose["services"]) == {"source", "warehouse", "kafka", "connect", "supervisor"}
+
+
+def test_the_supervisor_watches_the_compose_services(compose):
+    service = compose["services"]["supervisor"]
+    env = service["environment"]
+    assert "whctl supervise" in service["command"][-1]
+    assert env["WH_CONNECT_URL"] == "http://connect:8083"
+    assert env["WH_KAFKA_BOOTSTRAP"] == compose["services"]["connect"]["environment"]["BOOTSTRAP_SERVERS"]
+    assert env["WH_SOURCE_DSN"].endswith("@source:5432/ecommerce") and env["WH_WAREHOUSE_DSN"].endswith("@warehouse:5432/warehouse")
+    assert set(service["depends_on"]) == {"connect", "kafka", "source", "warehouse"}
 
 
 def test_ports_match_settings_and_are_loopback_only(compose):
     d = Settings()
     expected = {"source": (d.source_port, 5432), "warehouse": (d.warehouse_port, 5432),
                 "kafka": (d.kafka_port, d.kafka_port), "connect": (d.connect_port, 8083)}
+    assert "ports" not in compose["services"]["supervisor"]  # it listens on nothing
     for name, (published, target) in expected.items():
         assert _published(compose["services"][name]) == [(d.host, published, target)], name
 

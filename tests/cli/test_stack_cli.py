@@ -146,7 +146,8 @@ def test_up_twice_is_a_no_op_a_crash_is_restarted_and_down_stops_everything():
         os.kill(first["connect"], signal.SIGKILL)  # a crash
         restarted = json.loads(_whctl(env, "up", "--json").stdout)
         actions = {c["name"]: c["action"] for c in restarted["components"]}
-        assert actions == {"source": "already running", "warehouse": "already running", "kafka": "already running", "connect": "started"}
+        assert actions == {"source": "already running", "warehouse": "already running", "kafka": "already running", "connect": "started",
+                           "supervisor": "already running"}
         assert restarted["healthy"]
 
         # the dashboard joins the stack's processes: started in the background, stopped by `stack down`

@@ -255,8 +255,9 @@ def test_status_unhealthy_when_connect_is_stopped_then_recovers(deployed):
         result = run_whctl("status")
         assert result.returncode == 1, result.stdout
         assert "Traceback" not in result.stdout + result.stderr
-        assert "FAIL  connector whctl-sink" in result.stdout and "Kafka Connect unreachable" in result.stdout
-        assert "overall: unhealthy (connector whctl-source, connector whctl-sink" in result.stdout
+        assert "FAIL  connect workers" in result.stdout and "FAIL  connector whctl-sink" in result.stdout
+        assert "Kafka Connect unreachable" in result.stdout
+        assert "overall: unhealthy (connect workers, connector whctl-source, connector whctl-sink" in result.stdout
     finally:
         stack.up()
         api = connect_api.Connect(deployed)

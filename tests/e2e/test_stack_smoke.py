@@ -13,6 +13,7 @@ import psycopg
 import pytest
 import requests
 
+from tests.conftest import poll
 from whctl.localstack.connect import secrets_file
 
 pytestmark = pytest.mark.e2e
@@ -20,17 +21,6 @@ pytestmark = pytest.mark.e2e
 TABLE = "smoke_items"
 TOPIC_PREFIX = "smoke"
 LANDING = "smoke_landing"
-
-
-def _poll(check, timeout: float, interval: float = 0.25, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def _connect(settings, which: str) -> psycopg.Connection:
@@ -51,7 +41,7 @@ def _put_connector(settings, name: str, config: dict) -> None:
         assert not failed, failed[0].get("trace", "")[:2000]
         return body["connector"]["state"] == "RUNNING" and body["tasks"] and all(t["state"] == "RUNNING" for t in body["tasks"])
 
-    _poll(running, 60, what=f"connector {name} to run")
+    poll(running, 60, what=f"connector {name} to run")
 
 
 def test_changes_land_one_row_each_with_metadata(stack):
@@ -105,7 +95,7 @@ def test_changes_land_one_row_each_with_metadata(stack):
 
     # streaming has begun once the connector holds its slot (the empty table's snapshot is done)
     with _connect(settings, "source") as src:
-        _poll(lambda: src.execute("SELECT active FROM pg_replication_slots WHERE slot_name = 'smoke_slot'").fetchone() == (True,),
+        poll(lambda: src.execute("SELECT active FROM pg_replication_slots WHERE slot_name = 'smoke_slot'").fetchone() == (True,),
               60, what="the source connector to stream from its slot")
         src.execute(f"INSERT INTO {TABLE} VALUES (1, 'kettle', 20.00), (2, 'teapot', 35.50)")
         src.execute(f"INSERT INTO {TABLE} VALUES (3, 'mug', 7.25)")
@@ -119,7 +109,7 @@ def test_changes_land_one_row_each_with_metadata(stack):
             exists = wh.execute("SELECT to_regclass(%s)", (LANDING,)).fetchone()[0]
             return exists and wh.execute(f"SELECT count(*) FROM {LANDING}").fetchone()[0] >= len(expected)
 
-        _poll(landed, 60, what=f"{len(expected)} rows in {LANDING}")
+        poll(landed, 60, what=f"{len(expected)} rows in {LANDING}")
         latency = time.monotonic() - started
         rows = wh.execute(
             f"SELECT id, name, price, __op, __lsn, __txid, __source_ts_us, __deleted,"

@@ -9,7 +9,7 @@ from whctl.options import json_option, settings_options
 from whctl.output import emit, progress, table
 
 STACK = ("state_dir", "host", "source_port", "warehouse_port", "kafka_port", "kafka_controller_port",
-         "connect_port", "pg_user", "source_db", "warehouse_db")
+         "connect_port", "connect_workers", "connect2_port", "pg_user", "source_db", "warehouse_db")
 
 
 @click.group()
@@ -35,7 +35,7 @@ def up(settings, as_json: bool):
 
 
 @stack.command()
-@settings_options("state_dir", "host", "source_port", "warehouse_port", "kafka_port", "connect_port", "pg_user")
+@settings_options("state_dir", "host", "source_port", "warehouse_port", "kafka_port", "connect_port", "connect2_port", "pg_user")
 @json_option
 def down(settings, as_json: bool):
     """Stop every process the stack started, by pid: gracefully, then forcefully. Data is kept."""
@@ -69,7 +69,7 @@ def fetch(settings, force: bool):
 def _render(s: dict) -> str:
     rows = []
     for c in s["components"]:
-        row = {**c, "pid": c["pid"] or "-", "healthy": "yes" if c["healthy"] else "no", "rss_mib": c["rss_mib"] or "-"}
+        row = {**c, "pid": c["pid"] or "-", "port": c["port"] or "-", "healthy": "yes" if c["healthy"] else "no", "rss_mib": c["rss_mib"] or "-"}
         rows.append(row)
     columns = ["name", "pid", "port", "healthy", "rss_mib", "log"]
     if any(c.get("action") for c in s["components"]):

@@ -13,11 +13,13 @@ from whctl.output import emit
 @click.command()
 @click.option("--watch", is_flag=True, help="Refresh every --interval seconds until interrupted.")
 @click.option("--interval", type=float, default=2, show_default=True, help="Seconds between refreshes with --watch.")
-@settings_options(*WAREHOUSE, *SOURCE, "connect_url", "connect_port")
+@settings_options(*WAREHOUSE, *SOURCE, "connect_url", "connect_port", "kafka_bootstrap", "kafka_port")
 @json_option
 def status(settings, watch: bool, interval: float, as_json: bool):
-    """Connector and task states, replication-slot lag, freshness, row counts, quarantine.
+    """Broker, workers, connectors and tasks (root causes), sink lag, dead letters, slot lag, freshness, quarantine, incidents.
 
+    Each check says what is wrong and the next step (docs/operations.md explains each). Every
+    probe has a short timeout, so a component that is gone shows within seconds.
     Exit status: 0 healthy, 2 degraded (a warning), 1 unhealthy (a check failed).
     """
     while True:

@@ -1,4 +1,4 @@
-"""Kafka Connect: one distributed worker with the Debezium source and JDBC sink on its plugin path.
+"""Kafka Connect: a distributed worker (or two, one cluster) with the Debezium source and JDBC sink on its plugin path.
 
 Connector configs refer to secrets as `${file:<state_dir>/secrets/connect.properties:<key>}`
 (FileConfigProvider, limited to the secrets folder); `write_secrets` keeps that file current.
@@ -51,19 +51,22 @@ def write_secrets(settings: Settings, extra: dict[str, str] | None = None) -> Pa
 
 
 class ConnectComponent:
-    kind = "kafka-connect"
-    name = "connect"
+    """Worker 1 is `connect` (connect_port); worker 2 `connect-2` (connect2_port), same group: one cluster."""
 
-    def __init__(self, settings: Settings, runtime: Runtime):
+    kind = "kafka-connect"
+
+    def __init__(self, settings: Settings, runtime: Runtime, worker: int = 1):
         self.settings = settings
         self.runtime = runtime
+        self.name = "connect" if worker == 1 else f"connect-{worker}"
         self.home = settings.state_dir / "connect"
-        self.port = settings.connect_port
-        self.process = JavaProcess(self.name, MAIN, settings.state_dir / "run" / "connect.pid", settings.state_dir / "logs" / "connect.out")
+        self.port = settings.connect_port if worker == 1 else settings.connect2_port
+        self.process = JavaProcess(self.name, MAIN, settings.state_dir / "run" / f"{self.name}.pid",
+                                   settings.state_dir / "logs" / f"{self.name}.out")
 
     @property
     def log_file(self) -> Path:
-        return self.settings.state_dir / "logs" / "connect.log"
+        return self.settings.state_dir / "logs" / f"{self.name}.log"
 
     @property
     def url(self) -> str:
@@ -71,7 +74,7 @@ class ConnectComponent:
 
     @property
     def config_file(self) -> Path:
-        return self.home / "worker.properties"
+        return self.home / ("worker.properties" if self.name == "connect" else f"worker-{self.name}.properties")
 
     def pid(self) -> int | None:
         return self.process.pid()
@@ -108,9 +111,12 @@ class ConnectComponent:
             "status.storage.partitions": 1,
             # commit source offsets often: fewer events re-emitted after a crash (at-least-once)
             "offset.flush.interval.ms": 1000,
-            "listeners": f"http://{s.host}:{s.connect_port}",
+            # with two workers, the tasks of one that died move to the other after this delay
+            # (default 5 minutes: the cooperative protocol waits that long for the worker to return)
+            "scheduled.rebalance.max.delay.ms": 10000,
+            "listeners": f"http://{s.host}:{self.port}",
             "rest.advertised.host.name": s.host,
-            "rest.advertised.port": s.connect_port,
+            "rest.advertised.port": self.port,
             # the folder holding one folder per plugin (a folder of bare jars would make each jar a plugin)
             "plugin.path": self.runtime.plugins_dir,
             # Debezium's jars carry ServiceLoader manifests: no reflective scan (about 20 s and
@@ -129,7 +135,7 @@ class ConnectComponent:
         java = prereqs.java()
         write_secrets(self.settings)
         self._write_config()
-        log4j = logging_config.write(self.home / "log4j2.properties", self.log_file, "connect")
+        log4j = logging_config.write(self.home / f"log4j2-{self.name}.properties", self.log_file, "connect")
         self.process.start(java, [*HEAP, *JVM, f"-Dlog4j2.configurationFile={log4j}"], self.runtime.classpath, [str(self.config_file)])
 
     def wait_ready(self, timeout: float = 180) -> None:

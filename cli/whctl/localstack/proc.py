@@ -59,13 +59,13 @@ def _cmdline(pid: int) -> list[str]:
 
 @dataclass
 class JavaProcess:
-    """One JVM we start: `java <jvm_args> -cp <classpath> <main_class> <args>` (or, with `spawn`, any
-    command line that has `main_class` as one of its arguments)."""
+    """One process we start detached: a JVM, `java <jvm_args> -cp <classpath> <main_class> <args>`,
+    or any command line holding `main_class` as one of its words (`spawn`)."""
 
     name: str
     main_class: str
     pid_file: Path
-    out_file: Path  # the JVM's own stdout/stderr (the application logs through log4j2)
+    out_file: Path  # the process's own stdout/stderr (a JVM logs through log4j2)
 
     def pid(self) -> int | None:
         """The pid when the process runs our main class, else None (a stale file is overwritten by the next start)."""
@@ -89,7 +89,7 @@ class JavaProcess:
                 argv, stdin=devnull, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True, close_fds=True, env=env,
             )
-        # Until it has exec'd java the child shows our own command line, and pid() would take the
+        # Until it has exec'd its program the child shows our own command line, and pid() would take the
         # pid file for a stale one and remove it: wait for the exec first.
         wait_for(lambda: self.main_class in _cmdline(process.pid) or process.poll() is not None, 10, interval=0.01)
         self.pid_file.write_text(f"{process.pid}\n")

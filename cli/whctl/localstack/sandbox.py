@@ -14,7 +14,7 @@ from whctl.localstack import runtime as runtime_mod
 from whctl.localstack.stack import Stack
 from whctl.pgserver import free_ports
 
-PORT_SETTINGS = ("source_port", "warehouse_port", "kafka_port", "kafka_controller_port", "connect_port")
+PORT_SETTINGS = ("source_port", "warehouse_port", "kafka_port", "kafka_controller_port", "connect_port", "connect2_port")
 
 
 def sandbox_env(state_dir: Path) -> dict[str, str]:
@@ -35,10 +35,13 @@ def share_runtime(state_dir: Path, shared: Settings | None = None) -> None:
 
 
 @contextlib.contextmanager
-def sandbox(state_dir: Path) -> Iterator[Settings]:
-    """Bring a stack up in `state_dir` with WH_* set in os.environ (so subprocesses see them); down at exit."""
+def sandbox(state_dir: Path, env: dict[str, str] | None = None) -> Iterator[Settings]:
+    """Bring a stack up in `state_dir` with WH_* set in os.environ (so subprocesses see them); down at exit.
+
+    `env`: more WH_* variables for this stack (e.g. WH_CONNECT_WORKERS=2).
+    """
     shared = Settings.from_env()
-    env = sandbox_env(state_dir)
+    env = {**sandbox_env(state_dir), **(env or {})}
     saved = {k: os.environ.get(k) for k in env}
     share_runtime(state_dir, shared)
     os.environ.update(env)

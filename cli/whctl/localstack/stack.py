@@ -1,7 +1,7 @@
-"""The local stack as a whole: bring up, stop, and describe its four components.
+"""The local stack as a whole: bring up, stop, and describe its components.
 
 Order: Kafka's JVM is launched first (it is the slowest), the two PostgreSQL clusters start
-meanwhile, then Connect once Kafka answers. `up` is idempotent: what runs and answers is left
+meanwhile, then Connect (one worker, or two) once Kafka answers, then the supervisor. `up` is idempotent: what runs and answers is left
 alone, what is not running (never started, stopped, crashed) is started. One `up` or `down` at a
 time per state folder (a file lock).
 """
@@ -12,6 +12,7 @@ import fcntl
 import os
 import time
 
+from whctl import pipeline
 from whctl.config import Settings, is_loopback
 from whctl.localstack import prereqs, proc
 from whctl.localstack import runtime as runtime_mod
@@ -19,10 +20,11 @@ from whctl.localstack.connect import ConnectComponent, secrets_file
 from whctl.localstack.dashboard import DashboardComponent
 from whctl.localstack.kafka import KafkaComponent
 from whctl.localstack.postgres import source, warehouse
+from whctl.localstack.supervisor import SupervisorComponent
 from whctl.output import WhctlError, progress
 
 
-def _check_loopback(host: str) -> None:
+def require_loopback(host: str) -> None:
     if not is_loopback(host):
         raise WhctlError(f"the local stack listens on loopback only, not on {host}", hint="set WH_HOST to 127.0.0.1 (the default)")
 
@@ -35,12 +37,15 @@ class Stack:
         self.warehouse = warehouse(settings)
         self.kafka = KafkaComponent(settings, self.runtime)
         self.connect = ConnectComponent(settings, self.runtime)
+        # a second worker of the same Connect cluster (WH_CONNECT_WORKERS=2): tasks move to the survivor
+        self.connect2 = ConnectComponent(settings, self.runtime, worker=2) if settings.connect_workers > 1 else None
+        self.supervisor = SupervisorComponent(settings)
         # started by `whctl serve --background` (make demo) once the pipeline is deployed; stopped with the rest
         self.dashboard = DashboardComponent(settings)
 
     @property
     def components(self) -> list:
-        return [self.source, self.warehouse, self.kafka, self.connect]
+        return [c for c in (self.source, self.warehouse, self.kafka, self.connect, self.connect2, self.supervisor) if c is not None]
 
     @contextlib.contextmanager
     def _lock(self):
@@ -61,7 +66,8 @@ class Stack:
             "warehouse": [(s.warehouse_port, "WH_WAREHOUSE_PORT")],
             "kafka": [(s.kafka_port, "WH_KAFKA_PORT"), (s.kafka_controller_port, "WH_KAFKA_CONTROLLER_PORT")],
             "connect": [(s.connect_port, "WH_CONNECT_PORT")],
-        }[component.name]
+            "connect-2": [(s.connect2_port, "WH_CONNECT2_PORT")],
+        }.get(component.name, [])
         for port, variable in ports:
             if proc.port_open(s.host, port, timeout=0.5):
                 raise WhctlError(
@@ -71,7 +77,7 @@ class Stack:
 
     def up(self) -> dict[str, str]:
         """Start what is not running, wait until everything is healthy. Returns {component: action}."""
-        _check_loopback(self.settings.host)
+        require_loopback(self.settings.host)
         prereqs.check()
         self.settings.state_dir.mkdir(parents=True, exist_ok=True)
         with self._lock():
@@ -84,7 +90,7 @@ class Stack:
                     actions[component.name] = "already running"
                     return
                 self._ensure_ports_free(component)
-                progress(f"starting {component.name} on {self.settings.host}:{component.port}")
+                progress(f"starting {component.name}" + (f" on {self.settings.host}:{component.port}" if component.port else ""))
                 component.launch()
                 actions[component.name] = "started"
 
@@ -93,11 +99,27 @@ class Stack:
                 launch(pg)
                 pg.wait_ready()
             self.kafka.wait_ready()
-            launch(self.connect)
-            self.connect.wait_ready()
+            workers = [c for c in (self.connect, self.connect2) if c is not None]
+            for worker in workers:
+                launch(worker)
+            for worker in workers:
+                worker.wait_ready()
+            self._converge()
+            launch(self.supervisor)
             if "started" in actions.values():
                 progress(f"stack healthy after {time.monotonic() - started:.1f}s")
             return actions
+
+    def _converge(self) -> None:
+        """Restart connectors and tasks that failed while a component was down (promise 11).
+
+        Not fatal for `up`: the components run; a task that fails again shows in `whctl status`
+        with its cause, and the supervisor keeps trying while the cause is transient.
+        """
+        try:
+            pipeline.converge(self.settings)
+        except WhctlError as exc:
+            progress(f"connectors not running yet: {exc.message.splitlines()[0]} (see `whctl status`)")
 
     def down(self) -> dict[str, str]:
         """Stop every component this stack started, the dashboard and Connect first. Returns {component: action}."""
@@ -143,7 +165,7 @@ class Stack:
                 "source": self.source.url,
                 "warehouse": self.warehouse.url,
                 "kafka_bootstrap": self.kafka.url,
-                "connect_url": self.connect.url,
+                "connect_url": self.settings.connect,
             },
             "password": (f"from ${env_password}" if os.environ.get(env_password)
                          else str(self.settings.secrets_dir / f"{pg_user}.password")),
