@@ -26,8 +26,8 @@ def connect(settings: Settings, which: str = "warehouse", autocommit: bool = Fal
     except psycopg.OperationalError as exc:
         reason = _reason(exc)
         if "password" in reason and explicit is not None:
-            hint = (f"give the password in a PGPASSFILE (a line host:port:dbname:user:password, mode 600) or in the DSN "
-                    f"(postgresql://user:password@host/dbname)")
+            hint = ("give the password in a PGPASSFILE (a line host:port:dbname:user:password, mode 600) or in the DSN "
+                    "(postgresql://user:password@host/dbname)")
         elif "password" in reason:
             hint = (f"the local stack's password is in {settings.secrets_dir / (settings.pg_user + '.password')} "
                     f"(or WH_{settings.pg_user.upper()}_PASSWORD): it must be the one the cluster was created with")
