@@ -21,3 +21,14 @@ def connect(settings: Settings, which: str = "warehouse", autocommit: bool = Fal
             f"cannot connect to the {which} database at {shown}: {reason}",
             hint=f"start the local stack with `whctl stack up`, or point WH_{which.upper()}_DSN at your server",
         ) from None
+
+
+def call_engine(conn: psycopg.Connection, query, params=None) -> list[tuple]:
+    """Run a call of the warehouse's engine; its expected refusals (SQLSTATE WHxxx, raised with a
+    hint) become one clear WhctlError instead of a traceback."""
+    try:
+        return conn.execute(query, params).fetchall()
+    except psycopg.Error as exc:
+        if exc.sqlstate and exc.sqlstate.startswith("WH"):
+            raise WhctlError(exc.diag.message_primary or str(exc), hint=exc.diag.message_hint) from None
+        raise

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import psycopg
 
-from whctl import connect_api, pipeline
+from whctl import connect_api, pipeline, source_shape
 from whctl.config import Settings
 from whctl.db import connect
 from whctl.output import WhctlError
@@ -62,6 +62,7 @@ def status(settings: Settings) -> dict:
         checks += _connector_checks(api, connect_up)
         checks.append(_slot_check(src, src_error))
         checks += _warehouse_checks(wh, wh_error)
+        checks += source_shape.checks(wh, src)
     finally:
         for conn in (wh, src):
             if conn is not None:
@@ -136,7 +137,7 @@ def _warehouse_checks(wh, error) -> list[dict]:
     checks.append(check("row counts", OK, ", ".join(
         f"{k.split('.')[1]} {v['total']}/{v['current']} current" if isinstance(v, dict) else f"{k} {v}" for k, v in counts.items()),
         counts=counts))
-    quarantined = wh.execute("SELECT count(*) FROM ops.quarantine").fetchone()[0]
+    quarantined = wh.execute("SELECT count(*) FROM ops.quarantine WHERE dismissed_at IS NULL").fetchone()[0]
     checks.append(check("quarantine", OK if quarantined == 0 else WARN,
                         "empty" if quarantined == 0 else f"{quarantined} events (see `whctl quarantine list`)", quarantined=quarantined))
     return checks
@@ -209,7 +210,8 @@ def verify(settings: Settings) -> dict:
                        count(*) FILTER (WHERE prev_to > valid_from),
                        count(*) FILTER (WHERE prev_to < valid_from AND NOT EXISTS (
                            SELECT FROM landing.{source_table} l
-                           WHERE l.{nk} = v.nk AND l.__op = 'd' AND ops.source_time(l.__source_ts_us) = v.prev_to)),
+                           WHERE (l.{nk} = v.nk AND l.__op = 'd' OR l.__op = 't')  -- a delete, or a truncate
+                             AND ops.source_time(l.__source_ts_us) = v.prev_to)),
                        count(*) FILTER (WHERE rn = 1 AND valid_from <> '1900-01-01'),
                        count(*) FILTER (WHERE is_current AND valid_to <> '9999-12-31'),
                        count(*) FILTER (WHERE NOT is_current AND valid_to = '9999-12-31')
@@ -220,7 +222,15 @@ def verify(settings: Settings) -> dict:
             checks.append(check(f"{dim} version chains", OK if n == 0 else FAIL,
                                 "consistent" if n == 0 else ", ".join(f"{v} {k}" for k, v in problems.items() if v),
                                 failures=n, problems=problems))
-            # current attributes equal the source row, one current row per existing key, none for deleted keys
+            # current attributes equal the source row, one current row per existing key, none for deleted keys;
+            # only on the columns the source still has (promise 10: a dropped column keeps its last values)
+            in_source = {r[0] for r in src.execute("SELECT column_name FROM information_schema.columns"
+                                                    " WHERE table_schema = 'public' AND table_name = %s", (source_table,))}
+            gone = [a for a in attrs if a not in in_source]
+            checks.append(check(f"{dim} source schema", OK if not gone else WARN,
+                                "as expected" if not gone else f"public.{source_table} no longer has {', '.join(gone)}:"
+                                " compared without it (see `whctl status`)", missing_in_source=gone))
+            attrs = tuple(a for a in attrs if a in in_source)
             cols = ", ".join((nk, *attrs))
             source_rows = {r[0]: r[1:] for r in src.execute(f"SELECT {cols} FROM public.{source_table}")}
             current = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from whctl import __version__
-from whctl.commands import demo, deploy, kpi, migrate, quarantine, rebuild, seed, stack, status, verify
+from whctl.commands import demo, deploy, dimension, kpi, migrate, quarantine, rebuild, seed, stack, status, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -22,6 +22,7 @@ cli.add_command(deploy.deploy)
 cli.add_command(status.status)
 cli.add_command(verify.verify)
 cli.add_command(quarantine.quarantine)
+cli.add_command(dimension.dimension)
 cli.add_command(rebuild.rebuild)
 cli.add_command(seed.seed)
 cli.add_command(demo.demo)
