@@ -99,8 +99,8 @@ def evolve_landing(settings: Settings) -> list[dict]:
                 if state.get("stopped_lsn") is not None:
                     continue
                 if state.get("drop_seen_lsn") is None:
-                    # first seen missing: events already in flight still carry it; wait until the
-                    # table's own topic has landed past this point (one partition: in order)
+                    # first seen missing: changes made before now may still be on their way and carry
+                    # it; place the stop once the pipeline has landed past this point
                     if source_lsn is None:
                         source_lsn = src.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0]
                     wh.execute("INSERT INTO ops.source_columns (landing_table, column_name, drop_seen_lsn) VALUES (%s, %s, %s)"
@@ -108,8 +108,10 @@ def evolve_landing(settings: Settings) -> list[dict]:
                                (table, column, int(source_lsn)))
                     actions.append({"action": "noticed a column dropped at the source", "table": table, "column": column})
                     continue
-                newest = wh.execute(sql.SQL("SELECT __lsn FROM landing.{} ORDER BY landing_id DESC LIMIT 1").format(
-                    sql.Identifier(table))).fetchone()
+                # the heartbeat lands every second: once one from after the drop was seen has landed,
+                # Debezium has sent every earlier change (the sink reads each topic at its own pace,
+                # so a table lagging behind the heartbeat's topic is the one window left)
+                newest = wh.execute("SELECT __lsn FROM landing.heartbeat ORDER BY __source_ts_us DESC LIMIT 1").fetchone()
                 if newest and newest[0] is not None and newest[0] >= state["drop_seen_lsn"]:
                     stopped = wh.execute("SELECT ops.column_stopped(%s, %s)", (table, column)).fetchone()[0]
                     actions.append({"action": "recorded a dropped column; its last values are carried forward",
