@@ -52,3 +52,14 @@ def _reason(exc: psycopg.OperationalError) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     failures = [line for line in lines if not line.startswith("Is the server running")]
     return failures[-1].removeprefix("connection failed: ") if failures else type(exc).__name__
+
+
+def call_engine(conn: psycopg.Connection, query, params=None) -> list[tuple]:
+    """Run a call of the warehouse's engine; its expected refusals (SQLSTATE WHxxx, raised with a
+    hint) become one clear WhctlError instead of a traceback."""
+    try:
+        return conn.execute(query, params).fetchall()
+    except psycopg.Error as exc:
+        if exc.sqlstate and exc.sqlstate.startswith("WH"):
+            raise WhctlError(exc.diag.message_primary or str(exc), hint=exc.diag.message_hint) from None
+        raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from whctl import __version__
-from whctl.commands import demo, deploy, dlq, kpi, migrate, quarantine, rebuild, seed, serve, stack, status, supervise, verify
+from whctl.commands import demo, deploy, dimension, dlq, kpi, migrate, quarantine, rebuild, seed, serve, stack, status, supervise, verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -24,6 +24,7 @@ cli.add_command(supervise.supervise)
 cli.add_command(verify.verify)
 cli.add_command(quarantine.quarantine)
 cli.add_command(dlq.dlq)
+cli.add_command(dimension.dimension)
 cli.add_command(rebuild.rebuild)
 cli.add_command(seed.seed)
 cli.add_command(demo.demo)

@@ -171,7 +171,8 @@ def source_plan(settings: Settings, conn: psycopg.Connection) -> list[Step]:
             "SELECT has_table_privilege(%s, 'whctl.heartbeat', 'INSERT, UPDATE, SELECT')", CDC_ROLE)[0]:
         steps.append(Step(f"grant USAGE on schema whctl and INSERT, UPDATE, SELECT on whctl.heartbeat to {CDC_ROLE}", lambda c: c.execute(
             sql.SQL("GRANT USAGE ON SCHEMA whctl TO {r}; GRANT INSERT, UPDATE, SELECT ON whctl.heartbeat TO {r}").format(r=sql.Identifier(CDC_ROLE)))))
-    wanted = sorted([f"public.{t}" for t in SOURCE_TABLES] + ["whctl.heartbeat"])
+    _truncate_capture_steps(conn, steps, fresh_role)
+    wanted = sorted([f"public.{t}" for t in SOURCE_TABLES] + ["whctl.heartbeat", TRUNCATIONS])
     if q("SELECT 1 FROM pg_publication WHERE pubname = %s", PUBLICATION) is None:
         steps.append(Step(f"create publication {PUBLICATION} for {', '.join(wanted)}", lambda c: c.execute(
             sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(
@@ -192,6 +193,46 @@ def source_plan(settings: Settings, conn: psycopg.Connection) -> list[Step]:
             steps.append(Step(f"set REPLICA IDENTITY FULL on public.{table} (no primary key)", lambda c, t=table: c.execute(
                 sql.SQL("ALTER TABLE public.{} REPLICA IDENTITY FULL").format(sql.Identifier(t)))))
     return steps
+
+
+# Promise 10: a TRUNCATE of a captured table is recorded, in its own transaction, as a row of
+# whctl.truncations, which is captured like any table: the row carries the truncate's LSN and commit
+# time to landing.truncations, where the engine turns it into a truncate event of the table. Why not
+# Debezium's own truncate events (skipped.operations): ExtractNewRecordState drops them (its
+# handleTruncateRecord returns null), and without it the JDBC sink either skips them or, with
+# truncate.enabled, truncates the landing table; no stock transform can select records by operation.
+TRUNCATIONS = "whctl.truncations"
+_TRUNCATION_CAPTURE = """
+    CREATE TABLE IF NOT EXISTS whctl.truncations (
+        id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        table_name   text NOT NULL,
+        truncated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+    -- runs with its owner's rights: the application's role needs no grant on whctl.truncations
+    CREATE OR REPLACE FUNCTION whctl.record_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+        INSERT INTO whctl.truncations (table_name) VALUES (TG_TABLE_NAME);
+        RETURN NULL;
+    END $$;
+"""
+
+
+def _truncate_capture_steps(conn: psycopg.Connection, steps: list[Step], fresh_role: bool) -> None:
+    q = lambda query, *args: conn.execute(query, args).fetchone()  # noqa: E731
+    fresh = q("SELECT to_regclass(%s)", TRUNCATIONS)[0] is None
+    if fresh:
+        steps.append(Step(f"create {TRUNCATIONS}, where a TRUNCATE of a captured table is recorded",
+                          lambda c: c.execute(_TRUNCATION_CAPTURE)))
+    for table in SOURCE_TABLES:
+        if fresh or q("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = 'whctl_record_truncate'",
+                      f"public.{table}") is None:
+            steps.append(Step(f"record a TRUNCATE of public.{table} in {TRUNCATIONS}", lambda c, t=table: c.execute(
+                sql.SQL("CREATE OR REPLACE TRIGGER whctl_record_truncate AFTER TRUNCATE ON public.{}"
+                        " FOR EACH STATEMENT EXECUTE FUNCTION whctl.record_truncate()").format(sql.Identifier(t)))))
+    if fresh or fresh_role or not q("SELECT has_table_privilege(%s, %s, 'SELECT')", CDC_ROLE, TRUNCATIONS)[0]:
+        steps.append(Step(f"grant SELECT on {TRUNCATIONS} to {CDC_ROLE}", lambda c: c.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA whctl TO {r}; GRANT SELECT ON whctl.truncations TO {r}").format(
+                r=sql.Identifier(CDC_ROLE)))))
 
 
 def warehouse_role_plan(settings: Settings) -> list[Step]:

@@ -10,8 +10,14 @@
 --     carry the key's latest values on every version; both lists come from ops.scd_policy;
 --   * the first version is valid from 1900-01-01, later ones from their change's commit time in
 --     the source's time zone (2); a delete closes the current version at its commit time (7);
---   * versions are contiguous, numbered 1, 2, 3…, the open one valid to 9999-12-31 (1).
--- Quarantined events are left out. A key without applicable events returns no rows.
+--   * versions are contiguous, numbered 1, 2, 3…, the open one valid to 9999-12-31 (1);
+--   * the source changes shape (10): a column an event does not carry keeps the key's previous
+--     value: the TOAST placeholder, a column dropped at the source (events from its stop LSN in
+--     ops.source_columns on), and a value the dimension column cannot hold (dw.unfit_conditions;
+--     the event is listed in ops.quarantine with held_columns until the column is widened); a
+--     TRUNCATE of the landing table (__op 't') deletes every key at its commit time.
+-- Quarantined events are left out, but for those applied with held columns. A key without
+-- applicable events returns no rows.
 CREATE OR REPLACE FUNCTION dw.dimension_chain(p_dimension text, p_keys integer[])
 RETURNS TABLE (natural_key integer, version integer, valid_from timestamp, valid_to timestamp,
                is_current boolean, opened_lsn bigint, attrs jsonb)
@@ -22,7 +28,7 @@ DECLARE
     v_source ops.dimension_source;
     v_landing_name text;
     v_build_object text;   -- jsonb_build_object() arguments: the policy's columns of a landing row
-    v_placeholders text;   -- the names of the columns holding the TOAST placeholder, else NULLs
+    v_placeholders text;   -- the names of the columns an event does not carry (placeholder, dropped, unfit), else NULLs
     v_type1 text[];
     v_type2 text[];
     v_timezone text;
@@ -31,17 +37,21 @@ BEGIN
     SELECT * INTO STRICT v_source FROM ops.dimension_source s WHERE s.dimension = p_dimension;
     SELECT c.relname INTO STRICT v_landing_name FROM pg_class c WHERE c.oid = v_source.landing_table;
     SELECT string_agg(format('%L, l.%I', p.column_name, p.column_name), ', ' ORDER BY p.column_name),
-           string_agg(format('CASE WHEN l.%I::text = %L THEN %L END', p.column_name,
-                             '__debezium_unavailable_value', p.column_name), ', ' ORDER BY p.column_name),
+           string_agg(format('CASE WHEN %s THEN %L END',
+                             concat_ws(' OR ', format('l.%I::text = %L', p.column_name, '__debezium_unavailable_value'),
+                                       'l.__lsn >= ' || sc.stopped_lsn, u.unfit),
+                             p.column_name), ', ' ORDER BY p.column_name),
            coalesce(array_agg(p.column_name::text) FILTER (WHERE p.scd_type = 1), '{}'),
            coalesce(array_agg(p.column_name::text) FILTER (WHERE p.scd_type = 2), '{}')
       INTO v_build_object, v_placeholders, v_type1, v_type2
       FROM ops.scd_policy p
+      LEFT JOIN ops.source_columns sc ON sc.landing_table = v_landing_name AND sc.column_name = p.column_name
+      LEFT JOIN dw.unfit_conditions(p_dimension) u ON u.column_name = p.column_name
      WHERE p.dimension = p_dimension;
 
     RETURN QUERY EXECUTE format($sql$
         WITH events AS (
-            SELECT DISTINCT ON (l.%1$I, l.__lsn, l.__op)
+            (SELECT DISTINCT ON (l.%1$I, l.__lsn, l.__op)
                    l.%1$I AS natural_key, l.__lsn AS lsn, l.__op AS op,
                    l.__source_ts_us AS committed_us, ops.source_time(l.__source_ts_us, $4) AS committed_at,
                    CASE WHEN l.__op = 'd' THEN '{}'::jsonb
@@ -49,13 +59,22 @@ BEGIN
             FROM %2$s l
             WHERE l.%1$I = ANY($1)
               AND NOT EXISTS (SELECT FROM ops.quarantine q
-                              WHERE q.landing_table = %5$L AND q.landing_id = l.landing_id)
-            ORDER BY l.%1$I, l.__lsn, l.__op, l.landing_id
+                              WHERE q.landing_table = %5$L AND q.landing_id = l.landing_id AND q.held_columns IS NULL)
+            ORDER BY l.%1$I, l.__lsn, l.__op, l.landing_id)
+            UNION ALL
+            -- a TRUNCATE deletes every key at its commit time (one event, no key)
+            SELECT DISTINCT k.natural_key, t.__lsn, 'd', t.__source_ts_us, ops.source_time(t.__source_ts_us, $4), '{}'::jsonb
+            FROM unnest($1) AS k (natural_key)
+            CROSS JOIN %2$s t
+            WHERE t.__op = 't'
+              AND NOT EXISTS (SELECT FROM ops.quarantine q
+                              WHERE q.landing_table = %5$L AND q.landing_id = t.landing_id)
         ), states AS (
-            -- the row after each change; a column left out (TOAST placeholder) keeps its value. Before
-            -- any event carries it (the key's first events hold the placeholder) the value is unknown,
-            -- not NULL: it is the one the next event carrying the column brings (the merge of the
-            -- key's events from this one on, nearest first), so its arrival opens no version.
+            -- the row after each change; a column an event does not carry (placeholder, dropped, unfit)
+            -- keeps its value. Before any event carries it (a key's first events hold the TOAST
+            -- placeholder) the value is unknown, not NULL: it is the one the next event carrying the
+            -- column brings (the merge of the key's events from this one on, nearest first), so its
+            -- arrival opens no version.
             SELECT e.natural_key, e.lsn, e.op, e.op <> 'd' AS present,
                    dw.jsonb_merge(e.changed) OVER ahead || dw.jsonb_merge(e.changed) OVER w AS state,
                    -- commit times never go backwards along the LSN order

@@ -1,7 +1,8 @@
 -- dw.refresh_order_facts: make the facts of some order lines equal to what their landing events
 -- say now (the order_items path of the engine, and rebuild). Keeps promises 5-7 of design.md with
 -- dw.write_order_facts: each line's latest change (by LSN; a delete means no fact) joined to its
--- order's latest state. Quarantined events are left out.
+-- order's latest state. Quarantined events are left out. A TRUNCATE of order_items after a line's
+-- latest change removes its fact like a delete (promise 10).
 CREATE OR REPLACE FUNCTION dw.refresh_order_facts(p_order_item_ids integer[])
 RETURNS void
 LANGUAGE plpgsql
@@ -12,7 +13,13 @@ DECLARE
 BEGIN
     -- Driven by the keys with LIMIT 1 lookups: one backward scan of (key, LSN) per line and per order.
     v_lines := ARRAY(
-        SELECT ROW(li.order_item_id, li.__op = 'd', li.order_id, li.product_id, li.quantity, li.unit_price,
+        SELECT ROW(li.order_item_id,
+                   -- deleted, or truncated after its latest change (promise 10)
+                   li.__op = 'd' OR EXISTS (SELECT FROM landing.order_items t
+                                            WHERE t.__op = 't' AND t.__lsn > li.__lsn
+                                              AND NOT EXISTS (SELECT FROM ops.quarantine q
+                                                              WHERE q.landing_table = 'order_items' AND q.landing_id = t.landing_id)),
+                   li.order_id, li.product_id, li.quantity, li.unit_price,
                    li.line_total, o.customer_id, o.order_date, o.status, li.created_at)::dw.order_line
         FROM (SELECT DISTINCT unnest(p_order_item_ids)) AS k (order_item_id)
         CROSS JOIN LATERAL (

@@ -4,6 +4,9 @@
 -- landing.event_metadata_problem. Length and range limits are those of the dw columns the event
 -- feeds (tests/sql/test_quarantine.py checks they agree with the DDL); an amount is checked as
 -- numeric(10,2) stores it, rounded to cents (99999999.995 becomes 100000000.00 and overflows).
+-- The dimensions' limits are read from the catalog instead (dw.unfit_conditions), so that
+-- widening a column is one migration. Promise 10: a TRUNCATE ('t') carries no key; an integer
+-- measure must be whole.
 
 -- The change metadata every event needs: a known operation, its LSN, a plausible commit time
 -- (epoch microseconds from 1900-01-02 UTC, so that it is 1900 or later in every time zone, to
@@ -13,7 +16,7 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT CASE
-        WHEN p_op IS NULL OR p_op NOT IN ('c', 'u', 'd', 'r') THEN format('unknown operation %L', p_op)
+        WHEN p_op IS NULL OR p_op NOT IN ('c', 'u', 'd', 'r', 't') THEN format('unknown operation %L', p_op)
         WHEN p_lsn IS NULL THEN 'no source LSN (__lsn)'
         WHEN p_source_ts_us IS NULL THEN 'no source commit time (__source_ts_us)'
         WHEN p_source_ts_us NOT BETWEEN -2208902400000000 AND 4102444799999999
@@ -26,17 +29,11 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
+        WHEN e.__op = 't' THEN NULL  -- a TRUNCATE carries no row
         WHEN e.customer_id IS NULL THEN 'customer_id (the key) is null'
         WHEN e.customer_id = -1 THEN 'customer_id -1 is reserved for the unknown member'
-        WHEN e.__op = 'd' THEN NULL  -- a delete carries the key only
-        WHEN length(e.first_name) > 100 THEN 'first_name longer than 100 characters'
-        WHEN length(e.last_name) > 100 THEN 'last_name longer than 100 characters'
-        WHEN length(e.email) > 255 THEN 'email longer than 255 characters'
-        -- the TOAST placeholder (28 characters) means "unchanged", it is no value (dw.dimension_chain)
-        WHEN length(e.phone) > 20 AND e.phone <> '__debezium_unavailable_value' THEN 'phone longer than 20 characters'
-        WHEN length(e.address) > 500 THEN 'address longer than 500 characters'
-        WHEN length(e.city) > 100 THEN 'city longer than 100 characters'
-        WHEN length(e.country) > 100 THEN 'country longer than 100 characters'
+        -- a value the dimension cannot hold is held back, not a reason to drop the event
+        -- (ops.hold_unfit_values)
     END)
 $$;
 
@@ -45,14 +42,10 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
+        WHEN e.__op = 't' THEN NULL  -- a TRUNCATE carries no row
         WHEN e.product_id IS NULL THEN 'product_id (the key) is null'
         WHEN e.product_id = -1 THEN 'product_id -1 is reserved for the unknown member'
-        WHEN e.__op = 'd' THEN NULL
-        WHEN length(e.product_name) > 255 THEN 'product_name longer than 255 characters'
-        WHEN length(e.category) > 100 THEN 'category longer than 100 characters'
-        WHEN length(e.brand) > 100 THEN 'brand longer than 100 characters'
-        WHEN abs(round(e.price, 2)) >= 1e8 THEN format('price %s does not fit numeric(10,2)', e.price)
-        WHEN abs(round(e.cost, 2)) >= 1e8 THEN format('cost %s does not fit numeric(10,2)', e.cost)
+        -- as for customers: values the dimension cannot hold are held back (ops.hold_unfit_values)
     END)
 $$;
 
@@ -61,6 +54,7 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
+        WHEN e.__op = 't' THEN NULL  -- a TRUNCATE carries no row
         WHEN e.order_id IS NULL THEN 'order_id (the key) is null'
         WHEN e.__op = 'd' THEN NULL
         WHEN e.order_date IS NULL THEN 'order_date is null'
@@ -75,10 +69,14 @@ RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
     SELECT coalesce(landing.event_metadata_problem(e.__op, e.__lsn, e.__source_ts_us), CASE
+        WHEN e.__op = 't' THEN NULL  -- a TRUNCATE carries no row
         WHEN e.order_item_id IS NULL THEN 'order_item_id (the key) is null'
         WHEN e.__op = 'd' THEN NULL
         WHEN e.order_id IS NULL THEN 'order_id is null (every fact belongs to an order)'
         WHEN e.quantity IS NULL THEN 'quantity is null'
+        -- landing keeps what the source sent (numeric); the fact's measure is an integer
+        WHEN e.quantity <> trunc(e.quantity) THEN format('quantity %s is not a whole number (fact_orders.quantity is integer)', e.quantity)
+        WHEN abs(e.quantity) > 2147483647 THEN format('quantity %s does not fit integer', e.quantity)
         WHEN e.unit_price IS NULL THEN 'unit_price is null'
         WHEN e.line_total IS NULL THEN 'line_total is null'
         WHEN abs(round(e.unit_price, 2)) >= 1e8 THEN format('unit_price %s does not fit numeric(10,2)', e.unit_price)

@@ -1,7 +1,9 @@
 -- ops.apply_landed: check some landed events of one landing table, quarantine those that cannot be
 -- applied (with the reason), and apply the natural keys of the rest. Keeps promise 8 of design.md:
 -- bad events are named and set aside while their batch-mates apply. Shared by the landing trigger
--- (a new batch) and ops.retry_quarantine (events released from quarantine).
+-- (a new batch) and ops.retry_quarantine (events released from quarantine). Promise 10: a value a
+-- dimension cannot hold yet is held back (ops.hold_unfit_values) while its event applies; a
+-- TRUNCATE event (__op 't', no key) applies to every key the table has landed.
 -- Returns how many events it checked and how many it quarantined, and the oldest and newest source
 -- commit time among them (microseconds, as landed) for the per-batch time series (ops.apply_batches).
 CREATE OR REPLACE FUNCTION ops.apply_landed(p_table text, p_landing_ids bigint[], OUT events bigint, OUT quarantined bigint,
@@ -13,6 +15,7 @@ AS $$
 DECLARE
     v_keys integer[];
     v_good_ids bigint[];
+    v_truncated boolean;
 BEGIN
     -- First of all: a batch takes the engine lock before it touches anything shared (quarantine,
     -- statistics), so two sink transactions always lock in the same order and never deadlock.
@@ -31,15 +34,27 @@ BEGIN
             ON CONFLICT (landing_table, landing_id) DO UPDATE SET reason = EXCLUDED.reason
             RETURNING 1
         )
-        SELECT array_agg(DISTINCT c.natural_key) FILTER (WHERE c.problem IS NULL),
+        SELECT array_agg(DISTINCT c.natural_key) FILTER (WHERE c.problem IS NULL AND c.natural_key IS NOT NULL),
                array_agg(c.landing_id) FILTER (WHERE c.problem IS NULL),
+               coalesce(bool_or((c.event).__op = 't') FILTER (WHERE c.problem IS NULL), false),
                count(*),
                (SELECT count(*) FROM set_aside),
                min(c.source_ts_us), max(c.source_ts_us)
         FROM checked c
     $sql$, p_table, (SELECT k.natural_key FROM ops.landing_key(p_table) k))
-    INTO v_keys, v_good_ids, events, quarantined, source_ts_first, source_ts_last
+    INTO v_keys, v_good_ids, v_truncated, events, quarantined, source_ts_first, source_ts_last
     USING p_landing_ids;
+
+    -- orders: a truncate leaves the facts of their lines on the orders' last state (a fact is an
+    -- order line; the lines' own truncate removes them), so no key needs recomputing
+    IF v_truncated AND p_table <> 'orders' THEN
+        EXECUTE format('SELECT array_agg(DISTINCT l.%1$I) FROM landing.%2$I l WHERE l.%1$I IS NOT NULL',
+                       (SELECT k.natural_key FROM ops.landing_key(p_table) k), p_table)
+           INTO v_keys;
+    END IF;
+    IF v_good_ids IS NOT NULL THEN
+        quarantined := quarantined + ops.hold_unfit_values(p_table, v_good_ids);
+    END IF;
 
     IF v_keys IS NOT NULL THEN
         quarantined := quarantined + ops.apply_or_quarantine(p_table, v_keys, v_good_ids);

@@ -47,11 +47,18 @@ def check_version_chains(conn) -> int:
             "SELECT {nk}, version, valid_from, valid_to, is_current, is_inferred FROM dw.{t} "
             "WHERE {sk} <> -1 ORDER BY {nk}, valid_from").format(
                 nk=sql.Identifier(natural), sk=sql.Identifier(surrogate), t=sql.Identifier(table))).fetchall()
+        # events applied with held columns count; a TRUNCATE (one event, no key) deletes every key
         events = conn.execute(sql.SQL(
-            "SELECT l.{nk}, l.__op, ops.source_time(l.__source_ts_us) FROM landing.{t} l "
-            "WHERE l.{nk} IS NOT NULL AND NOT EXISTS (SELECT FROM ops.quarantine q "
-            "  WHERE q.landing_table = {lt} AND q.landing_id = l.landing_id) "
-            "ORDER BY l.{nk}, l.__lsn, l.__op").format(
+            "SELECT e.k, e.op, e.at FROM ("
+            "  SELECT l.{nk} AS k, l.__lsn AS lsn, l.__op AS op, ops.source_time(l.__source_ts_us) AS at FROM landing.{t} l "
+            "  WHERE l.{nk} IS NOT NULL AND NOT EXISTS (SELECT FROM ops.quarantine q "
+            "    WHERE q.landing_table = {lt} AND q.landing_id = l.landing_id AND q.held_columns IS NULL) "
+            "  UNION ALL "
+            "  SELECT k.k, t.__lsn, 'd', ops.source_time(t.__source_ts_us) "
+            "  FROM (SELECT DISTINCT l.{nk} AS k FROM landing.{t} l WHERE l.{nk} IS NOT NULL) k CROSS JOIN landing.{t} t "
+            "  WHERE t.__op = 't' AND NOT EXISTS (SELECT FROM ops.quarantine q "
+            "    WHERE q.landing_table = {lt} AND q.landing_id = t.landing_id)"
+            ") e ORDER BY e.k, e.lsn, e.op").format(
                 nk=sql.Identifier(natural), t=sql.Identifier(landing), lt=sql.Literal(landing))).fetchall()
         # The source's history per key, one state per transaction (several changes at one commit
         # time count as their last one): was the key ever present, its last operation, its deletes.
@@ -140,7 +147,8 @@ def fact(conn, order_item_id: int) -> dict | None:
 def quarantined(conn) -> list[dict]:
     """ops.quarantine with the quarantined event's key fields, oldest first."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT quarantine_id, landing_table, landing_id, reason, event FROM ops.quarantine "
+        return cur.execute("SELECT quarantine_id, landing_table, landing_id, reason, event, held_columns, dismissed_at,"
+                           " dismissed_reason FROM ops.quarantine "
                            "ORDER BY quarantine_id").fetchall()
 
 

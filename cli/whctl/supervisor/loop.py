@@ -20,7 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Callable
 
-from whctl import health
+from whctl import health, source_shape
 from whctl.config import Settings
 from whctl.connect_api import Connect
 from whctl.output import WhctlError
@@ -183,6 +183,18 @@ def _restart(sup: Supervisor, p: Pass, name: str) -> str:
     return action
 
 
+def evolve_landing(sup: Supervisor, p: Pass) -> None:
+    """Promise 10: a column added at the source gets its landing column before (or right after) the
+    sink meets it; each addition is an incident that the addition itself resolves."""
+    for action in source_shape.evolve_landing(sup.settings):
+        component = f"landing.{action['table']}"
+        what = f"{action['action']}: {action['column']}"
+        sup.incidents.open(component, f"the source's shape changed ({action['column']})", what,
+                           **{k: str(v) for k, v in action.items()})
+        sup.incidents.resolve(component)
+        sup.act(p, component, what)
+
+
 def _delay(attempts: int) -> float:
     return min(BACKOFF_FIRST_S * 2 ** (attempts - 1), BACKOFF_MAX_S)
 
@@ -190,5 +202,6 @@ def _delay(attempts: int) -> float:
 STEPS: list[Step] = [
     Step("observe", observe),
     Step("components", components),
+    Step(LANDING_EVOLUTION, evolve_landing),
     Step("failed tasks", failed_tasks),
 ]
