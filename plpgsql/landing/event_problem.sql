@@ -2,8 +2,8 @@
 -- Keeps promise 8 of design.md: bad input is named and quarantined instead of failing the batch.
 -- One overload per landing table (resolved by row type), the shared metadata checks in
 -- landing.event_metadata_problem. Length and range limits are those of the dw columns the event
--- feeds (tests/sql/test_quarantine.py checks they agree with the DDL); an amount is checked as
--- numeric(10,2) stores it, rounded to cents (99999999.995 becomes 100000000.00 and overflows).
+-- feeds (tests/sql/test_quarantine.py checks they agree with the DDL); an amount must fit
+-- numeric(10,2) as it is, without rounding (99999999.995 would round to 100000000.00 and overflow).
 -- The dimensions' limits are read from the catalog instead (dw.unfit_conditions), so that
 -- widening a column is one migration. Promise 10: a TRUNCATE ('t') carries no key; an integer
 -- measure must be whole.
@@ -79,7 +79,11 @@ AS $$
         WHEN abs(e.quantity) > 2147483647 THEN format('quantity %s does not fit integer', e.quantity)
         WHEN e.unit_price IS NULL THEN 'unit_price is null'
         WHEN e.line_total IS NULL THEN 'line_total is null'
-        WHEN abs(round(e.unit_price, 2)) >= 1e8 THEN format('unit_price %s does not fit numeric(10,2)', e.unit_price)
-        WHEN abs(round(e.line_total, 2)) >= 1e8 THEN format('line_total %s does not fit numeric(10,2)', e.line_total)
+        -- landing keeps what the source sent; the fact's amounts are numeric(10,2), and a value is
+        -- never rounded on its way (promise 10): more than cents does not fit either
+        WHEN abs(e.unit_price) >= 1e8 OR e.unit_price <> round(e.unit_price, 2)
+            THEN format('unit_price %s does not fit numeric(10,2)', e.unit_price)
+        WHEN abs(e.line_total) >= 1e8 OR e.line_total <> round(e.line_total, 2)
+            THEN format('line_total %s does not fit numeric(10,2)', e.line_total)
     END)
 $$;

@@ -210,16 +210,19 @@ def test_a_version_removed_under_a_fact_quarantines_the_change_instead_of_orphan
 
 @pytest.mark.parametrize("table, column", [("products", "price"), ("products", "cost"),
                                            ("order_items", "unit_price"), ("order_items", "line_total")])
-def test_an_amount_that_overflows_numeric_10_2_by_rounding_is_named_by_the_check(wh, table, column):
-    """99999999.995 is below 1e8 but rounds to 100000000.00, which numeric(10,2) cannot hold: the
-    pre-check names the column (not the fallback's "numeric field overflow"); .994 fits."""
+def test_an_amount_numeric_10_2_cannot_hold_as_it_is_is_named_by_the_check(wh, table, column):
+    """99999999.995 is below 1e8 but would round to 100000000.00, which numeric(10,2) cannot hold, and
+    99999999.994 would lose its last digit: neither is rounded on its way (promise 10); the check
+    names the column (not the fallback's "numeric field overflow"); 99999999.99 fits."""
     src = Source()
     build = (lambda k, **c: product(k, **c)) if table == "products" else (lambda k, **c: order_item(k, 1, 1, **c))
-    land(wh, [src.change(table, "c", build(1, **{column: Decimal("99999999.994")}), T1),
-              src.change(table, "c", build(2, **{column: Decimal("99999999.995")}), T1)])
-    (row,) = quarantined(wh)
-    assert row["event"][KEYS[table]] == 2
-    assert row["reason"] == f"{column} 99999999.995 does not fit numeric(10,2)"
+    land(wh, [src.change(table, "c", build(1, **{column: Decimal("99999999.99")}), T1),
+              src.change(table, "c", build(2, **{column: Decimal("99999999.994")}), T1),
+              src.change(table, "c", build(3, **{column: Decimal("99999999.995")}), T1)])
+    rows = quarantined(wh)
+    assert [r["event"][KEYS[table]] for r in rows] == [2, 3]
+    for row, value in zip(rows, ("99999999.994", "99999999.995")):
+        assert row["reason"].endswith(f"{column} {value} does not fit numeric(10,2)")
 
 
 def test_a_good_and_a_bad_event_of_one_key_in_one_batch_the_good_one_applies(wh):
