@@ -10,15 +10,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_lines dw.order_line[];
+    -- the newest truncate of order_items, read once (a probe per line made the planner scan the
+    -- whole (key, LSN) index for a hashed subplan: -30% events/s in benchmarks/engine_bench.py)
+    v_last_truncate bigint := (SELECT max(t.__lsn) FROM landing.order_items t
+                               WHERE t.__op = 't'
+                                 AND NOT EXISTS (SELECT FROM ops.quarantine q
+                                                 WHERE q.landing_table = 'order_items' AND q.landing_id = t.landing_id));
 BEGIN
     -- Driven by the keys with LIMIT 1 lookups: one backward scan of (key, LSN) per line and per order.
     v_lines := ARRAY(
         SELECT ROW(li.order_item_id,
                    -- deleted, or truncated after its latest change (promise 10)
-                   li.__op = 'd' OR EXISTS (SELECT FROM landing.order_items t
-                                            WHERE t.__op = 't' AND t.__lsn > li.__lsn
-                                              AND NOT EXISTS (SELECT FROM ops.quarantine q
-                                                              WHERE q.landing_table = 'order_items' AND q.landing_id = t.landing_id)),
+                   li.__op = 'd' OR coalesce(li.__lsn < v_last_truncate, false),
                    li.order_id, li.product_id, li.quantity, li.unit_price,
                    li.line_total, o.customer_id, o.order_date, o.status, li.created_at)::dw.order_line
         FROM (SELECT DISTINCT unnest(p_order_item_ids)) AS k (order_item_id)
