@@ -3,9 +3,9 @@ table. After each change, ordinary changes (an address change, a new order of tw
 with no action beyond the ones docs/operations.md names; every record of each table's Kafka topic
 is in landing; dw holds what the promise says; `whctl status` gives the documented verdict.
 
-`converge()` does what the supervisor (promise 11) does on its loop: evolve landing, then restart a
-sink task that failed on a missing landing column. It runs inside the wait loops, so a test only
-does what a person would. The time from the schema change until the ordinary changes are in dw is
+Nothing here converges the pipeline by hand: the supervisor that `whctl stack up` starts with the
+stack (promise 11) evolves landing and restarts a sink task that failed on a missing landing
+column, so a test only does what a person would. The time from the schema change until the ordinary changes are in dw is
 printed (`-s` shows it) for docs/operations.md.
 
 The tests change the shared stack's source schema (a dropped phone, a truncated order_items): this
@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import run_whctl
 from tests.e2e.demo_data import deploy_and_seed
-from whctl import connect_api, pipeline, source_shape
+from whctl import connect_api, pipeline
 from whctl.localstack import prereqs
 from whctl.localstack.runtime import runtime
 
@@ -51,16 +51,6 @@ def wh(shaped):
         yield conn
 
 
-def converge(settings) -> None:
-    """One turn of the supervisor's loop, as far as this issue needs it."""
-    source_shape.evolve_landing(settings)
-    api = connect_api.Connect(settings)
-    status = api.status(pipeline.SINK_CONNECTOR) or {"tasks": []}
-    for task in status["tasks"]:
-        if task["state"] == "FAILED":
-            api.call("POST", f"/connectors/{pipeline.SINK_CONNECTOR}/tasks/{task['id']}/restart")
-
-
 def ordinary_changes(src, customer_id: int) -> tuple[str, int]:
     """An address change of the customer, then a new order of two lines; returns (address, order_id)."""
     address = f"{customer_id} Shape Street {time.monotonic_ns()}"
@@ -75,12 +65,11 @@ def ordinary_changes(src, customer_id: int) -> tuple[str, int]:
 
 
 def wait_flowing(settings, wh, customer_id: int, address: str, order_id: int, since: float, extra=None) -> float:
-    """Poll (converging meanwhile) until the address change and both order lines are in dw, the
+    """Poll until the address change and both order lines are in dw, the
     lines pointing at the customer's version with the new address, and `extra(wh)` holds.
     Returns the seconds since `since` (the schema change)."""
     deadline = time.monotonic() + FLOW_TIMEOUT
     while time.monotonic() < deadline:
-        converge(settings)
         done = wh.execute("""
             SELECT count(*) = 2 FROM dw.fact_orders f JOIN dw.dim_customer c ON c.customer_key = f.customer_key
             WHERE f.order_id = %s AND c.customer_id = %s AND c.address = %s AND c.is_current""",
@@ -117,7 +106,6 @@ def assert_every_record_landed(settings, wh) -> None:
                                 (f"whctl.public.{t}",)).fetchone()[0] for t in pipeline.SOURCE_TABLES}
         if landed == {t: expected.get(t, 0) for t in pipeline.SOURCE_TABLES} or time.monotonic() > deadline:
             break
-        converge(settings)
         time.sleep(0.5)
     assert landed == {t: expected.get(t, 0) for t in pipeline.SOURCE_TABLES}
 

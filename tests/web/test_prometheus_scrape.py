@@ -15,8 +15,10 @@ from whctl.pgserver import free_ports
 
 CONFIG = """
 global:
-  scrape_interval: 2s
-  scrape_timeout: 2s
+  # /metrics runs the status checks, whose probes of what is absent here (Kafka, Connect) take
+  # their 2 s timeouts
+  scrape_interval: 5s
+  scrape_timeout: 5s
 scrape_configs:
   - job_name: whctl
     static_configs:
