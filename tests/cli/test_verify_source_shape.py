@@ -7,24 +7,16 @@ import json
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from tests.conftest import ROOT, dsn_for, run_whctl
+from tests.conftest import run_whctl
 
 
 @pytest.fixture
-def changed_source(pg_admin_dsn):
-    name = "whctl_verify_changed_source"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = dsn_for(pg_admin_dsn, name)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute((ROOT / "cli" / "whctl" / "sql" / "source_schema.sql").read_text())
+def changed_source(source_dsn):
+    """The application's source (tests/cli/conftest.py) without customers.phone and order_items.line_total."""
+    with psycopg.connect(source_dsn, autocommit=True) as conn:
         conn.execute("ALTER TABLE customers DROP COLUMN phone; ALTER TABLE order_items DROP COLUMN line_total")
-    yield dsn
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return source_dsn
 
 
 def test_verify_reports_a_source_schema_that_differs_instead_of_crashing(warehouse_dsn, changed_source):

@@ -20,6 +20,12 @@ def stack() -> Settings:
         yield settings
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that change the shared stack's source schema (a dropped column, a truncated table) run
+    after every other test, whatever their file names."""
+    items.sort(key=lambda item: item.get_closest_marker("changes_source_shape") is not None)
+
+
 def pytest_terminal_summary(terminalreporter):
     """The fault suite's table: component -> what was measured, in seconds -> rows checked, differences found."""
     if not RESULTS:
