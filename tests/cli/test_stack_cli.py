@@ -172,3 +172,42 @@ def test_up_twice_is_a_no_op_a_crash_is_restarted_and_down_stops_everything():
     finally:
         subprocess.run([sys.executable, "-m", "whctl", "stack", "down"], env=env, capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def test_stopping_the_supervisor_leaves_none_of_its_children(tmp_path, monkeypatch):
+    """The supervisor observes in a forked child (a crash of the Kafka client must not end the loop);
+    stopping it must stop that child too, or an orphan blocks on its pipe for good."""
+    from whctl.config import Settings
+    from whctl.localstack.proc import wait_for
+    from whctl.localstack.supervisor import SupervisorComponent
+
+    state = tmp_path / "state"
+    env = sandbox.sandbox_env(state)   # free ports where nothing answers: each observe waits out its probes
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    supervisor = SupervisorComponent(Settings.from_env())
+    supervisor.launch()
+    pid = supervisor.pid()
+    try:
+        assert pid is not None
+        assert wait_for(lambda: len(_group_members(pid)) > 1, 30, interval=0.05), "the supervisor never forked its observer"
+    finally:
+        supervisor.stop()
+    wait_for(lambda: not _group_members(pid), 10, interval=0.1)
+    left = _group_members(pid)
+    for orphan in left:   # the test must not leave them behind either
+        os.kill(orphan, signal.SIGKILL)
+    assert not left, f"left running: {left}"

@@ -96,7 +96,8 @@ class JavaProcess:
         return process.pid
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM, wait up to `timeout` seconds, then SIGKILL."""
+        """SIGTERM, wait up to `timeout` seconds, then SIGKILL: to the process and everything it forked
+        (`spawn` makes it the leader of a session of its own), so that no child outlives it."""
         pid = self.pid()
         if pid is None:
             return
@@ -109,10 +110,15 @@ class JavaProcess:
 
 
 def _signal(pid: int, sig: int) -> None:
+    """Signal the process group `pid` leads (its forked children too), or the process alone when it
+    leads none."""
     try:
-        os.kill(pid, sig)
+        os.killpg(pid, sig)
     except ProcessLookupError:
-        pass
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 def _zombie(pid: int) -> bool:
