@@ -172,9 +172,25 @@ def fact_writes_seconds(conn, batches) -> tuple[float, int]:
     return elapsed, writes
 
 
-def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int, per_table: bool) -> None:
+def fixed_cost_samples(conn, events: list[dict], repeats: int) -> dict[str, tuple[list[float], list[float]]]:
+    """The fixed cost of a table batch: one-event batches (each a duplicate of a landed event, the
+    table's last `repeats`, so every key is one the engine knows) inserted one per transaction
+    into landing and into the trigger-less copy, alternately. Returns seconds per batch, per table."""
+    samples = {}
+    for table in TABLES:
+        engine, plain = [], []
+        for event in [e for e in events if table_of(e) == table][-repeats:]:
+            engine.append(insert_batches(conn, "landing", [(table, [event])]))
+            plain.append(insert_batches(conn, "plain", [(table, [event])]))
+        samples[table] = (engine, plain)
+    return samples
+
+
+def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int, per_table: bool,
+                fixed_repeats: int = 300) -> None:
     batches = sink_batches(events, batch, per_table)
     with_triggers, without, floor = [], [], []
+    fixed: dict[str, tuple[list[float], list[float]]] = {t: ([], []) for t in TABLES}
     for run in range(runs):
         dsn = fresh_database(admin_dsn, "whctl_bench")
         with psycopg.connect(dsn, autocommit=True) as conn:
@@ -185,6 +201,9 @@ def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int, per_t
             quarantined = conn.execute("SELECT count(*) FROM ops.quarantine").fetchone()[0]
             writes_seconds, writes = fact_writes_seconds(conn, batches)
             floor.append(len(events) / (plain_seconds + writes_seconds))
+            for table, (engine, plain) in fixed_cost_samples(conn, events, fixed_repeats).items():
+                fixed[table][0].extend(engine)
+                fixed[table][1].extend(plain)
         print(f"  run {run + 1}: {with_triggers[-1]:,.0f} events/s with triggers, {without[-1]:,.0f} without, "
               f"{floor[-1]:,.0f} landing plus fact writes alone ({facts:,} facts, {writes:,} fact writes, "
               f"{quarantined} quarantined)", file=sys.stderr)
@@ -196,6 +215,11 @@ def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int, per_t
     print(f"overhead ratio:          {plain / applied:.2f}")
     print(f"floor: the inserts plus only the fact writes promises 5-6 require: {ceiling:,.0f} events/s, "
           f"ratio {plain / ceiling:.2f} (median of {runs})")
+    print(f"fixed cost per table batch: a one-event batch (a duplicate of a landed event), one per transaction, "
+          f"median of {len(fixed['order_items'][0]):,}:")
+    for table, (engine, plain) in fixed.items():
+        print(f"  {table:<12} {statistics.median(engine) * 1000:6.2f} ms with the engine, "
+              f"{statistics.median(plain) * 1000:5.2f} ms without")
 
 
 def bench_kpi(admin_dsn: str, facts: int, repeats: int = 5) -> None:

@@ -8,9 +8,8 @@ CREATE OR REPLACE FUNCTION dw.apply_changes(p_table text, p_keys integer[])
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
--- Plan each statement for the keys and table sizes at hand: a generic plan cached while the tables
--- were small keeps scanning them whole as they grow.
-SET plan_cache_mode = force_custom_plan
+-- Plans: generic and kept for a small batch, planned for its size for a large one, as the caller
+-- sets plan_cache_mode (ops.apply_landed; direct callers such as dw.rebuild run with the session's).
 -- Every statement of the engine reaches a batch's keys through an index; reading a whole table is
 -- never the right plan for a batch, yet without fresh statistics (a young or fast-growing
 -- warehouse, before autovacuum analyzes it) the planner picks it. Measured: +7% events/s.

@@ -21,7 +21,8 @@
 CREATE OR REPLACE FUNCTION dw.dimension_chain(p_dimension text, p_keys integer[])
 RETURNS TABLE (natural_key integer, version integer, valid_from timestamp, valid_to timestamp,
                is_current boolean, opened_lsn bigint, attrs jsonb)
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql
+-- not STABLE: it runs a prepared statement (ops.prepared_statement), which only a volatile function may
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -49,7 +50,9 @@ BEGIN
       LEFT JOIN dw.unfit_conditions(p_dimension) u ON u.column_name = p.column_name
      WHERE p.dimension = p_dimension;
 
-    RETURN QUERY EXECUTE format($sql$
+    -- prepared: the query changes only with the policy or the catalog (ops.prepared_statement)
+    RETURN QUERY EXECUTE format('EXECUTE %I(%L, %L, %L, %L)', ops.prepared_statement('chain_' || p_dimension,
+        'integer[], text[], text[], text', format($sql$
         WITH events AS (
             (SELECT DISTINCT ON (l.%1$I, l.__lsn, l.__op)
                    l.%1$I AS natural_key, l.__lsn AS lsn, l.__op AS op,
@@ -122,7 +125,7 @@ BEGIN
                v.tracked || l.type1
         FROM versions v JOIN latest l USING (natural_key)
         WHERE v.opens
-    $sql$, v_source.natural_key, v_source.landing_table, v_build_object, v_placeholders, v_landing_name)
-    USING p_keys, v_type1, v_type2, v_timezone;
+    $sql$, v_source.natural_key, v_source.landing_table, v_build_object, v_placeholders, v_landing_name)),
+        p_keys, v_type1, v_type2, v_timezone);
 END
 $$;

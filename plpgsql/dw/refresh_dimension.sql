@@ -33,7 +33,8 @@ BEGIN
       FROM ops.scd_policy p
      WHERE p.dimension = p_dimension;
 
-    RETURN QUERY EXECUTE format($sql$
+    -- prepared: the query changes only with the policy (ops.prepared_statement)
+    RETURN QUERY EXECUTE format('EXECUTE %I(%L)', ops.prepared_statement('refresh_' || p_dimension, 'integer[]', format($sql$
         WITH chain AS (
             SELECT * FROM dw.dimension_chain(%1$L, $1)
         ), before AS (
@@ -95,7 +96,6 @@ BEGIN
         )
         SELECT k.surrogate_key, c.changed_from FROM changed c JOIN keys k USING (natural_key)
     $sql$, p_dimension, v_source.dim_table, v_source.natural_key, v_columns, v_new_values, v_excluded, v_current,
-           v_source.surrogate_key, v_nulls)
-    USING p_keys;
+           v_source.surrogate_key, v_nulls)), p_keys);
 END
 $$;

@@ -17,7 +17,8 @@ BEGIN
     SELECT * INTO STRICT v_source FROM ops.dimension_source s WHERE s.dimension = p_dimension;
     -- OFFSET 0 keeps the inner query a range scan of the fact index (key, order_date) per key: as a
     -- plain join, the planner's guess for `order_date >= changed_from` picks a whole-table scan.
-    EXECUTE format($sql$
+    -- prepared statements: planned once per session (ops.prepared_statement)
+    EXECUTE format('EXECUTE %I(%L, %L)', ops.prepared_statement('repoint_' || p_dimension, 'integer[], timestamp[]', format($sql$
         SELECT array_agg(old.order_fact_key), array_agg(v.%1$I)
         FROM unnest($1, $2) AS k (surrogate_key, changed_from)
         CROSS JOIN LATERAL (
@@ -28,9 +29,8 @@ BEGIN
         ) old
         CROSS JOIN LATERAL dw.%3$I(old.%2$I, old.order_date) v
         WHERE old.%1$I IS DISTINCT FROM v.%1$I
-    $sql$, v_source.surrogate_key, v_source.natural_key, p_dimension || '_version_at')
-    INTO v_facts, v_new_keys
-    USING p_keys, p_changed_from;
+    $sql$, v_source.surrogate_key, v_source.natural_key, p_dimension || '_version_at')), p_keys, p_changed_from)
+    INTO v_facts, v_new_keys;
 
     IF v_facts IS NOT NULL THEN
         EXECUTE format($sql$
@@ -43,13 +43,12 @@ BEGIN
     -- The facts' keys are not declared foreign keys (migration 0002): this is where a fact could
     -- lose its dimension row, so check it here. The raise makes ops.apply_or_quarantine isolate and
     -- quarantine the key instead of leaving a fact pointing at nothing.
-    EXECUTE format($sql$
+    EXECUTE format('EXECUTE %I(%L)', ops.prepared_statement('orphans_' || p_dimension, 'integer[]', format($sql$
         SELECT min(k.surrogate_key) FROM unnest($1) AS k (surrogate_key)
         WHERE NOT EXISTS (SELECT FROM %1$s d WHERE d.%2$I = k.surrogate_key)
           AND EXISTS (SELECT FROM dw.fact_orders f WHERE f.%2$I = k.surrogate_key)
-    $sql$, v_source.dim_table, v_source.surrogate_key)
-    INTO v_orphaned_key
-    USING p_keys;
+    $sql$, v_source.dim_table, v_source.surrogate_key)), p_keys)
+    INTO v_orphaned_key;
     IF v_orphaned_key IS NOT NULL THEN
         RAISE EXCEPTION 'dw.repoint_facts: facts still point at removed % version %', p_dimension, v_orphaned_key
             USING ERRCODE = 'WH002';

@@ -5,10 +5,12 @@
 -- held back (dw.dimension_chain carries the previous value forward, ops.hold_unfit_values lists
 -- the event) until a migration widens the column. Read from the catalog, so a widening needs no
 -- other change. The TOAST placeholder is never "unfit" (it is not a value).
+-- No SET clause: the planner inlines the function into its callers' queries, whose plans PL/pgSQL
+-- keeps (a SQL function with SET is planned on every call, and every batch of a dimension calls it).
+-- Every name is schema-qualified or in pg_catalog, which is searched first whatever the path.
 CREATE OR REPLACE FUNCTION dw.unfit_conditions(p_dimension text)
 RETURNS TABLE (column_name name, unfit text, reason text)
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT p.column_name,
            format('(l.%1$I::text IS DISTINCT FROM %2$L AND %3$s)', p.column_name, '__debezium_unavailable_value',

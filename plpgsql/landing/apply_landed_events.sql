@@ -13,14 +13,14 @@ AS $$
 BEGIN
     -- One row per INSERT; the transaction's first one into this table opens the batch (its row
     -- queues the apply at commit).
-    EXECUTE $sql$
-        INSERT INTO ops.landed_in_transaction (landing_table, landing_ids, opens_batch)
-        SELECT $1, array_agg(n.landing_id),
-               NOT EXISTS (SELECT FROM ops.landed_in_transaction p
-                           WHERE p.txid = pg_current_xact_id() AND p.landing_table = $1)
-        FROM new_rows n
-        HAVING count(*) > 0
-    $sql$ USING TG_TABLE_NAME;
+    -- Static SQL: PL/pgSQL keeps its plan (one per landing table), where EXECUTE planned it anew
+    -- on every INSERT.
+    INSERT INTO ops.landed_in_transaction (landing_table, landing_ids, opens_batch)
+    SELECT TG_TABLE_NAME, array_agg(n.landing_id),
+           NOT EXISTS (SELECT FROM ops.landed_in_transaction p
+                       WHERE p.txid = pg_current_xact_id() AND p.landing_table = TG_TABLE_NAME)
+    FROM new_rows n
+    HAVING count(*) > 0;
     RETURN NULL;
 END
 $$;

@@ -6,21 +6,31 @@
 -- TRUNCATE event (__op 't', no key) applies to every key the table has landed.
 -- Returns how many events it checked and how many it quarantined, and the oldest and newest source
 -- commit time among them (microseconds, as landed) for the per-batch time series (ops.apply_batches).
+-- Its fixed cost is what a small batch pays (docs/performance.md, "The engine"): its queries keep
+-- their plans (static SQL, or ops.prepared_statement for the generated ones) and are planned once
+-- for any batch up to 1000 events; a larger batch (a snapshot, a catch-up) is planned for its size.
 CREATE OR REPLACE FUNCTION ops.apply_landed(p_table text, p_landing_ids bigint[], OUT events bigint, OUT quarantined bigint,
                                             OUT source_ts_first bigint, OUT source_ts_last bigint)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- generic plans, kept: see the header (dw.apply_changes adds enable_seqscan = off, so a plan made
+-- while the tables were small still reaches a batch's keys through their indexes as they grow)
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_keys integer[];
     v_good_ids bigint[];
     v_truncated boolean;
+    v_natural_key name := (SELECT k.natural_key FROM ops.landing_key(p_table) k);
 BEGIN
     -- First of all: a batch takes the engine lock before it touches anything shared (quarantine,
     -- statistics), so two sink transactions always lock in the same order and never deadlock.
     PERFORM ops.take_engine_lock();
-    EXECUTE format($sql$
+    IF cardinality(p_landing_ids) > 1000 THEN
+        PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);  -- until this function returns
+    END IF;
+    EXECUTE format('EXECUTE %I(%L)', ops.prepared_statement('check_' || p_table, 'bigint[]', format($sql$
         WITH checked AS (
             SELECT l.landing_id, l.%2$I AS natural_key, landing.event_problem(l) AS problem, l AS event,
                    l.__source_ts_us AS source_ts_us
@@ -41,15 +51,14 @@ BEGIN
                (SELECT count(*) FROM set_aside),
                min(c.source_ts_us), max(c.source_ts_us)
         FROM checked c
-    $sql$, p_table, (SELECT k.natural_key FROM ops.landing_key(p_table) k))
-    INTO v_keys, v_good_ids, v_truncated, events, quarantined, source_ts_first, source_ts_last
-    USING p_landing_ids;
+    $sql$, p_table, v_natural_key)), p_landing_ids)
+    INTO v_keys, v_good_ids, v_truncated, events, quarantined, source_ts_first, source_ts_last;
 
     -- orders: a truncate leaves the facts of their lines on the orders' last state (a fact is an
     -- order line; the lines' own truncate removes them), so no key needs recomputing
     IF v_truncated AND p_table <> 'orders' THEN
         EXECUTE format('SELECT array_agg(DISTINCT l.%1$I) FROM landing.%2$I l WHERE l.%1$I IS NOT NULL',
-                       (SELECT k.natural_key FROM ops.landing_key(p_table) k), p_table)
+                       v_natural_key, p_table)
            INTO v_keys;
     END IF;
     IF v_good_ids IS NOT NULL THEN

@@ -29,7 +29,8 @@ BEGIN
     IF v_columns IS NULL THEN
         RETURN 0;
     END IF;
-    EXECUTE format($sql$
+    -- prepared: the conditions change only with the policy or a migration (ops.prepared_statement)
+    EXECUTE format('EXECUTE %I(%L)', ops.prepared_statement('unfit_' || p_table, 'bigint[]', format($sql$
         WITH checked AS (
             SELECT l.landing_id, array_remove(ARRAY[%1$s]::text[], NULL) AS held,
                    array_to_string(ARRAY[%2$s]::text[], '; ') AS why, l AS event
@@ -44,9 +45,8 @@ BEGIN
             RETURNING 1
         )
         SELECT count(*) FROM listed
-    $sql$, v_columns, v_reasons, p_table, p_table)
-    INTO v_held
-    USING p_landing_ids;
+    $sql$, v_columns, v_reasons, p_table, p_table)), p_landing_ids)
+    INTO v_held;
     RETURN v_held;
 END
 $$;
