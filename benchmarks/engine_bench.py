@@ -3,6 +3,7 @@ inserts into identical tables without triggers, and the floor no engine can beat
 plus only the fact writes promises 5-6 require); and the proposal's KPI queries on a large fact table.
 
     .venv/bin/python benchmarks/engine_bench.py [--events 200000] [--batch 500] [--runs 3] [--facts 1000000]
+        [--per-table] [--snapshot]
 
 Uses WH_BENCH_ADMIN_DSN (a superuser DSN) when set, else starts a throw-away PostgreSQL cluster.
 Prints medians over --runs runs, all measured in this one process run (the machine is shared and
@@ -36,9 +37,13 @@ from whctl.pgserver import throwaway_cluster  # noqa: E402
 TABLES = ("customers", "products", "orders", "order_items")
 
 
-def synthetic_events(n: int, seed: int = 7, out_of_order: float = 0.05) -> list[dict]:
+def synthetic_events(n: int, seed: int = 7, out_of_order: float = 0.05, snapshot: bool = False) -> list[dict]:
     """About n change events: a snapshot of customers and products, then orders with 1-5 lines,
-    with a customer or product change every ~25 events; a share displaced to later batches."""
+    with a customer or product change every ~25 events; a share displaced to later batches.
+    With `snapshot`, Debezium's initial snapshot of the same shop instead: every event a read
+    (`r`) of the row as it is, no changes, in table order."""
+    if snapshot:
+        out_of_order = 0.0
     rng = random.Random(seed)
     src = Source()
     customers, products = max(50, n // 100), max(50, n // 200)
@@ -48,19 +53,22 @@ def synthetic_events(n: int, seed: int = 7, out_of_order: float = 0.05) -> list[
     order_id, item_id, at = 0, 0, start
     while len(events) < n:
         at += timedelta(seconds=rng.randint(1, 300))
-        if rng.random() < 0.12:
+        if not snapshot and rng.random() < 0.12:
             cid = rng.randint(1, customers)
             events.append(src.change("customers", "u", customer(cid, address=f"{rng.randint(1, 999)} New St",
                                                                  city=f"City {rng.randint(0, 39)}"), at))
             pid = rng.randint(1, products)
             events.append(src.change("products", "u", product(pid, price=rng.randint(5, 500)), at))
         order_id += 1
-        events.append(src.change("orders", "c", order(order_id, rng.randint(1, customers), at), at))
+        op = "r" if snapshot else "c"
+        events.append(src.change("orders", op, order(order_id, rng.randint(1, customers), at), start if snapshot else at))
         for _ in range(rng.randint(1, 5)):
             item_id += 1
-            events.append(src.change("order_items", "c", order_item(item_id, order_id, rng.randint(1, products),
-                                                                    quantity=rng.randint(1, 4)), at))
+            events.append(src.change("order_items", op, order_item(item_id, order_id, rng.randint(1, products),
+                                                                   quantity=rng.randint(1, 4)), start if snapshot else at))
     events = events[:n]
+    if snapshot:  # the snapshot reads one table after the other
+        events.sort(key=lambda e: TABLES.index(table_of(e)))
     # Out of order: a share of events is moved up to ~2000 positions later.
     for i in rng.sample(range(len(events)), int(len(events) * out_of_order)):
         j = min(len(events) - 1, i + rng.randint(1, 2000))
@@ -267,6 +275,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--per-table", action="store_true",
                         help="batches of --batch events per table instead of sink polls of --batch records")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="the initial snapshot of a shop (every event a read, table after table) instead of the change mix")
     parser.add_argument("--facts", type=int, default=1_000_000, help="fact rows for the KPI queries (0 skips them)")
     args = parser.parse_args()
     admin_dsn = os.environ.get("WH_BENCH_ADMIN_DSN")
@@ -274,7 +284,7 @@ def main() -> None:
         "whctl-bench-pg-", {"shared_buffers": "'512MB'", "work_mem": "'32MB'"})
     with server as admin_dsn:
         if args.events:
-            bench_apply(admin_dsn, synthetic_events(args.events), args.batch, args.runs, args.per_table)
+            bench_apply(admin_dsn, synthetic_events(args.events, snapshot=args.snapshot), args.batch, args.runs, args.per_table)
         if args.facts:
             bench_kpi(admin_dsn, args.facts)
 
