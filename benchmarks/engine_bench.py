@@ -99,6 +99,17 @@ def sink_batches(events: list[dict], batch: int, per_table: bool = False) -> lis
     return batches
 
 
+def backend_cpu(conn) -> float:
+    """Seconds of CPU the connection's server process has used (Linux /proc/<pid>/schedstat; the
+    server must run on this machine), NaN where it cannot be read. Unlike wall time, it does not
+    grow when other work shares the CPUs, so its ratios hold on a busy machine. The engine runs in
+    the inserting session (the triggers, and the apply at commit), so its work is counted here."""
+    try:
+        return int(Path(f"/proc/{conn.info.backend_pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def insert_batches(conn, schema_name: str, batches) -> float:
     """Insert every batch as one multi-row INSERT in its own transaction; return seconds.
     Statements and parameters are built before the clock starts: only the database is timed."""
@@ -180,41 +191,56 @@ def fact_writes_seconds(conn, batches) -> tuple[float, int]:
     return elapsed, writes
 
 
-def fixed_cost_samples(conn, events: list[dict], repeats: int) -> dict[str, tuple[list[float], list[float]]]:
+def fixed_cost_samples(conn, events: list[dict], repeats: int) -> dict[str, tuple[list[float], list[float], float, float]]:
     """The fixed cost of a table batch: one-event batches (each a duplicate of a landed event, the
     table's last `repeats`, so every key is one the engine knows) inserted one per transaction
-    into landing and into the trigger-less copy, alternately. Returns seconds per batch, per table."""
+    into landing and into the trigger-less copy, alternately. Returns, per table, the seconds of each
+    batch with and without the engine, and the server's mean CPU seconds per batch with and without."""
     samples = {}
     for table in TABLES:
-        engine, plain = [], []
+        engine, plain, engine_cpu, plain_cpu = [], [], 0.0, 0.0
         for event in [e for e in events if table_of(e) == table][-repeats:]:
+            cpu = backend_cpu(conn)
             engine.append(insert_batches(conn, "landing", [(table, [event])]))
+            engine_cpu += backend_cpu(conn) - cpu
+            cpu = backend_cpu(conn)
             plain.append(insert_batches(conn, "plain", [(table, [event])]))
-        samples[table] = (engine, plain)
+            plain_cpu += backend_cpu(conn) - cpu
+        samples[table] = (engine, plain, engine_cpu / len(engine), plain_cpu / len(plain))
     return samples
 
 
 def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int, per_table: bool,
                 fixed_repeats: int = 300) -> None:
     batches = sink_batches(events, batch, per_table)
-    with_triggers, without, floor = [], [], []
-    fixed: dict[str, tuple[list[float], list[float]]] = {t: ([], []) for t in TABLES}
+    with_triggers, without, floor, cpu_ratio = [], [], [], []
+    fixed: dict[str, tuple[list[float], list[float], list[float], list[float]]] = {t: ([], [], [], []) for t in TABLES}
     for run in range(runs):
         dsn = fresh_database(admin_dsn, "whctl_bench")
         with psycopg.connect(dsn, autocommit=True) as conn:
+            cpu = backend_cpu(conn)
             plain_seconds = insert_batches(conn, "plain", batches)
+            plain_cpu = backend_cpu(conn) - cpu
             without.append(len(events) / plain_seconds)
+            cpu = backend_cpu(conn)
             with_triggers.append(len(events) / insert_batches(conn, "landing", batches))
+            engine_cpu = backend_cpu(conn) - cpu
             facts = conn.execute("SELECT count(*) FROM dw.fact_orders").fetchone()[0]
             quarantined = conn.execute("SELECT count(*) FROM ops.quarantine").fetchone()[0]
+            cpu = backend_cpu(conn)
             writes_seconds, writes = fact_writes_seconds(conn, batches)
+            writes_cpu = backend_cpu(conn) - cpu
             floor.append(len(events) / (plain_seconds + writes_seconds))
-            for table, (engine, plain) in fixed_cost_samples(conn, events, fixed_repeats).items():
+            cpu_ratio.append((plain_cpu + writes_cpu) / engine_cpu)
+            for table, (engine, plain, engine_cpu, plain_cpu) in fixed_cost_samples(conn, events, fixed_repeats).items():
                 fixed[table][0].extend(engine)
                 fixed[table][1].extend(plain)
+                fixed[table][2].append(engine_cpu)
+                fixed[table][3].append(plain_cpu)
         print(f"  run {run + 1}: {with_triggers[-1]:,.0f} events/s with triggers, {without[-1]:,.0f} without, "
               f"{floor[-1]:,.0f} landing plus fact writes alone ({facts:,} facts, {writes:,} fact writes, "
-              f"{quarantined} quarantined)", file=sys.stderr)
+              f"{quarantined} quarantined); engine ÷ floor {with_triggers[-1] / floor[-1]:.2f} by wall time, "
+              f"{cpu_ratio[-1]:.2f} by server CPU time", file=sys.stderr)
     applied, plain, ceiling = statistics.median(with_triggers), statistics.median(without), statistics.median(floor)
     shape = f"batches of {batch} per table" if per_table else f"sink polls of {batch}"
     print(f"events: {len(events):,} in {shape} ({len(batches):,} table batches)")
@@ -223,11 +249,14 @@ def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int, per_t
     print(f"overhead ratio:          {plain / applied:.2f}")
     print(f"floor: the inserts plus only the fact writes promises 5-6 require: {ceiling:,.0f} events/s, "
           f"ratio {plain / ceiling:.2f} (median of {runs})")
-    print(f"fixed cost per table batch: a one-event batch (a duplicate of a landed event), one per transaction, "
-          f"median of {len(fixed['order_items'][0]):,}:")
-    for table, (engine, plain) in fixed.items():
+    print(f"engine ÷ floor:          {applied / ceiling:.2f} by wall time, {statistics.median(cpu_ratio):.2f} by the "
+          f"server's CPU time (median of {runs})")
+    print(f"fixed cost per table batch: a one-event batch (a duplicate of a landed event), one per transaction; "
+          f"wall time median of {len(fixed['order_items'][0]):,}, server CPU time mean (median of {runs} runs):")
+    for table, (engine, plain, engine_cpu, plain_cpu) in fixed.items():
         print(f"  {table:<12} {statistics.median(engine) * 1000:6.2f} ms with the engine, "
-              f"{statistics.median(plain) * 1000:5.2f} ms without")
+              f"{statistics.median(plain) * 1000:5.2f} ms without; CPU {statistics.median(engine_cpu) * 1000:5.2f} ms "
+              f"with, {statistics.median(plain_cpu) * 1000:5.2f} ms without")
 
 
 def bench_kpi(admin_dsn: str, facts: int, repeats: int = 5) -> None:
