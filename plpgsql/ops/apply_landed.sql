@@ -4,10 +4,12 @@
 -- (a new batch) and ops.retry_quarantine (events released from quarantine). Promise 10: a value a
 -- dimension cannot hold yet is held back (ops.hold_unfit_values) while its event applies; a
 -- TRUNCATE event (__op 't', no key) applies to every key the table has landed.
--- Returns how many events it checked and how many it quarantined, and the oldest and newest source
--- commit time among them (microseconds, as landed) for the per-batch time series (ops.apply_batches).
+-- Returns how many events it checked and how many it quarantined, the oldest and newest source
+-- commit time among them (microseconds, as landed) and their first and last landing id, for the
+-- per-batch time series (ops.apply_batches) and the per-stage latency read from it.
 CREATE OR REPLACE FUNCTION ops.apply_landed(p_table text, p_landing_ids bigint[], OUT events bigint, OUT quarantined bigint,
-                                            OUT source_ts_first bigint, OUT source_ts_last bigint)
+                                            OUT source_ts_first bigint, OUT source_ts_last bigint,
+                                            OUT landing_id_first bigint, OUT landing_id_last bigint)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -39,10 +41,12 @@ BEGIN
                coalesce(bool_or((c.event).__op = 't') FILTER (WHERE c.problem IS NULL), false),
                count(*),
                (SELECT count(*) FROM set_aside),
-               min(c.source_ts_us), max(c.source_ts_us)
+               min(c.source_ts_us), max(c.source_ts_us),
+               min(c.landing_id), max(c.landing_id)
         FROM checked c
     $sql$, p_table, (SELECT k.natural_key FROM ops.landing_key(p_table) k))
-    INTO v_keys, v_good_ids, v_truncated, events, quarantined, source_ts_first, source_ts_last
+    INTO v_keys, v_good_ids, v_truncated, events, quarantined, source_ts_first, source_ts_last,
+         landing_id_first, landing_id_last
     USING p_landing_ids;
 
     -- orders: a truncate leaves the facts of their lines on the orders' last state (a fact is an
