@@ -9,10 +9,16 @@ runtime) and times, from the moment `whctl stack up` begins:
 - all seed rows visible: ops.apply_stats counts every seeded row (customers, products, orders, order
   lines) as applied.
 
+Then, warm, the same seed again (below) and `whctl demo all`: how long each scenario waited for the
+warehouse to show its change.
+
 The cold rate is the seed's rows over the seconds from the seed's start to the last row applied.
 The warm rate is the same measure for `whctl seed --append` (the same sizes) on the same stack
 right after: the same workload through a stack whose JVMs, consumers and caches are warm. Both
-rates include the seed's own writing time, so the ratio compares like with like.
+rates include the seed's own writing time, so the ratio compares like with like. The issue's measure
+is the warm drain rate: a backlog already in Kafka drained by the sink and the engine
+(pipeline_bench's throughput run with triggers, --drain transactions), measured on the same stack
+after the warm seed; the cold seed's rate over it is printed too.
 
 Connect's log (the stack's logs/connect.log) is scanned for the moments that matter to the first
 seconds: the worker started, each connector's task started, the sink's consumer joined its group
@@ -36,6 +42,9 @@ from datetime import datetime
 from pathlib import Path
 
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pipeline_bench  # noqa: E402  (its workload and its drain of a backlog)
 
 from whctl import health
 from whctl.config import Settings
@@ -97,6 +106,13 @@ def source_rows(settings: Settings) -> int:
         return sum(src.execute(f"SELECT count(*) FROM public.{t}").fetchone()[0] for t in SEED_TABLES)
 
 
+def _waits(doc) -> list[float]:
+    """Each scenario's waited_seconds in `whctl demo all --json`."""
+    if isinstance(doc, dict):
+        return ([doc["waited_seconds"]] if "waited_seconds" in doc else []) + [w for v in doc.values() for w in _waits(v)]
+    return [w for v in doc for w in _waits(v)] if isinstance(doc, list) else []
+
+
 def connect_marks(log: Path, origin: float) -> list[tuple[float, str]]:
     """The first occurrence of each mark in Connect's log, seconds after `origin`."""
     found: dict[str, float] = {}
@@ -113,7 +129,7 @@ def connect_marks(log: Path, origin: float) -> list[tuple[float, str]]:
     return sorted((t, n) for n, t in found.items())
 
 
-def run_once(seed_args: list[str], keep_logs: Path | None) -> dict:
+def run_once(seed_args: list[str], keep_logs: Path | None, drain_transactions: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="whctl-cold-") as tmp:
         os.chmod(tmp, 0o755)  # the clusters run as the OS user postgres, who must reach their folders
         state = Path(tmp) / "state"
@@ -136,6 +152,13 @@ def run_once(seed_args: list[str], keep_logs: Path | None) -> dict:
                 warm_rows = source_rows(settings) - seeded
                 warm = wait_applied(settings, seeded + warm_rows, 600)
                 warm_stages = stages(settings, warm_start[0])
+                drain = None
+                if drain_transactions:
+                    # the warm drain rate of the issue: a backlog in Kafka drained by the sink and the engine
+                    work = pipeline_bench.Workload(settings, 300, 300, 3)
+                    drain = pipeline_bench.throughput_run(settings, work, drain_transactions)["with_triggers"]
+                demo = subprocess.run([sys.executable, "-m", "whctl", "demo", "all", "--json"], env=env, capture_output=True, text=True)
+                waits = [round(w, 2) for w in _waits(json.loads(demo.stdout))] if demo.returncode == 0 else demo.stderr.strip()[-300:]
                 marks = connect_marks(state / "logs" / "connect.log", origin)
                 if keep_logs:
                     keep_logs.mkdir(parents=True, exist_ok=True)
@@ -164,6 +187,9 @@ def run_once(seed_args: list[str], keep_logs: Path | None) -> dict:
         "warm_s": round(warm_s, 2), "warm_rows_per_s": round(warm_rows / warm_s),
         "ratio": round((seeded / cold_s) / (warm_rows / warm_s), 2),
         "cold_stages": cold_stages, "warm_stages": warm_stages,
+        "demo_waits_s": waits,
+        "warm_drain": drain,
+        "ratio_to_drain": round((seeded / cold_s) / drain["events_per_s"], 2) if drain else None,
     }
 
 
@@ -176,6 +202,11 @@ def render(r: dict) -> str:
     lines.append(f"warm: {r['warm_rows']} rows (written in {r['warm_write_s']} s) in dw {r['warm_s']} s after the seed began:"
                  f" {r['warm_rows_per_s']} rows/s")
     lines.append(f"cold / warm: {r['ratio']}")
+    if r["warm_drain"]:
+        d = r["warm_drain"]
+        lines.append(f"warm drain of a backlog in Kafka: {d['events']} events in {d['seconds']} s: {d['events_per_s']} events/s;"
+                     f" cold seed / warm drain: {r['ratio_to_drain']}")
+    lines.append(f"then `whctl demo all`: each scenario waited {r['demo_waits_s']} s for the warehouse")
     for run in ("cold", "warm"):
         st = r[f"{run}_stages"]
         lines.append(f"{run} stages over {st['events']} events in {st['batches']} batches (p50 / p95 ms): " + ", ".join(
@@ -191,9 +222,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=1, help="fresh stacks, one after the other")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--drain", type=int, default=4500, help="transactions (1 order + 3 lines) of the warm backlog drain"
+                        " (pipeline_bench's throughput with triggers; 4500 = 18,000 events, the seed's size; 0 skips it)")
     parser.add_argument("--keep-logs", type=Path, help="copy the stack's logs into this folder before it goes")
     args = parser.parse_args()
-    results = [run_once([], args.keep_logs) for _ in range(args.runs)]
+    results = [run_once([], args.keep_logs, args.drain) for _ in range(args.runs)]
     if args.json:
         print(json.dumps(results, indent=2))
     else:

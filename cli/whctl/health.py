@@ -292,7 +292,7 @@ STAGES = ("source_to_kafka", "kafka_to_landed", "landed_to_applied", "end_to_end
 STAGE_LABELS = {"source_to_kafka": "source commit -> Kafka append", "kafka_to_landed": "Kafka -> landed",
                 "landed_to_applied": "landed -> applied", "end_to_end": "end to end"}
 STAGE_WINDOW_S = 120        # the last minutes status looks at
-STAGE_SAMPLE_EVENTS = 5000  # the newest batches covering this many events (bounds the read)
+STAGE_SAMPLE_EVENTS = 2000  # the newest batches covering this many events (bounds the read: about 10 µs an event)
 STAGE_MAX_BATCHES = 500
 
 

@@ -35,7 +35,7 @@ SCHEMAS = {
                          quarantined={"type": "integer"}, last_applied_at=TIME_OR_NULL)}),
     "Latency": _obj(["window_s", "batches", "events", "stages", "slowest"], window_s={"type": "number"},
                     batches={"type": "integer", "description": "the newest applied batches read"},
-                    events={"type": "integer", "description": "their events (the newest batches covering about 5,000)"},
+                    events={"type": "integer", "description": "their events (the newest batches covering about 2,000)"},
                     stages=_obj(list(STAGES), **{st: _obj(["p50_s", "p95_s"], p50_s=NUM, p95_s=NUM) for st in STAGES}),
                     slowest={"type": ["string", "null"], "enum": [*STAGES[:-1], None],
                              "description": "the stage with the highest p95 (end to end aside)"}),
