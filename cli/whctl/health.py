@@ -317,15 +317,16 @@ def _stage_sql(tables: tuple[str, ...]) -> str:
         ), times AS (
             -- float8 seconds: numeric arithmetic and sorts cost several times more here
             SELECT e.__source_ts_us::float8 / 1e6 AS committed, e.__kafka_ts_ms::float8 / 1e3 AS appended,
-                   extract(epoch FROM e.__landed_at)::float8 AS landed, extract(epoch FROM s.applied_at)::float8 AS applied
+                   extract(epoch FROM e.__landed_at)::float8 AS landed, extract(epoch FROM s.applied_at)::float8 AS applied,
+                   s.newer_events = 0 AS newest
             FROM sample s CROSS JOIN LATERAL (
             {branches}) e
         ), stages AS (
             SELECT appended - committed AS source_to_kafka, landed - appended AS kafka_to_landed,
-                   applied - landed AS landed_to_applied, applied - committed AS end_to_end
+                   applied - landed AS landed_to_applied, applied - committed AS end_to_end, newest
             FROM times
         )
-        SELECT (SELECT count(*) FROM sample), count(*), {percentiles}
+        SELECT (SELECT count(*) FROM sample), count(*), max(end_to_end) FILTER (WHERE newest), {percentiles}
         FROM stages"""
 
 
@@ -334,16 +335,18 @@ def stage_latency(wh: psycopg.Connection, window_s: float = STAGE_WINDOW_S, max_
     """p50/p95 (seconds) of each stage over the events of the newest applied batches of the last
     `window_s` seconds (at most `max_batches`, and only as many as cover `max_events` events).
 
-    {"window_s", "batches", "events", "stages": {stage: {"p50_s", "p95_s"}}, "slowest": stage or None}
+    {"window_s", "batches", "events", "stages": {stage: {"p50_s", "p95_s"}}, "slowest": stage or None,
+     "newest_batch_s": end to end of the oldest event of the newest batch}
     """
     with wh.cursor(row_factory=tuple_row) as cur:   # whatever rows the connection makes by default
         row = cur.execute(_stage_sql(tables), {"window": window_s, "tables": list(tables), "batches": max_batches,
                                                "events": max_events}).fetchone()
     stages = {name: {"p50_s": None if q is None else round(float(q[0]), 4),
-                     "p95_s": None if q is None else round(float(q[1]), 4)} for name, q in zip(STAGES, row[2:])}
+                     "p95_s": None if q is None else round(float(q[1]), 4)} for name, q in zip(STAGES, row[3:])}
     measured = [n for n in STAGES[:-1] if stages[n]["p95_s"] is not None]
     slowest = max(measured, key=lambda n: stages[n]["p95_s"]) if measured else None
-    return {"window_s": window_s, "batches": row[0], "events": row[1], "stages": stages, "slowest": slowest}
+    return {"window_s": window_s, "batches": row[0], "events": row[1], "stages": stages, "slowest": slowest,
+            "newest_batch_s": None if row[2] is None else round(float(row[2]), 4)}
 
 
 def _ms(seconds: float | None) -> str:
@@ -360,12 +363,13 @@ def _stage_check(p: Probe) -> list[dict]:
     name, stages, slowest = "freshness by stage", result["stages"], result["slowest"]
     if not result["events"]:
         return [check(name, OK, f"no batch applied in the last {STAGE_WINDOW_S // 60} minutes", **result)]
-    end = stages["end_to_end"]["p95_s"]
+    end, newest = stages["end_to_end"]["p95_s"], result["newest_batch_s"]
     shown = "; ".join(f"{STAGE_LABELS[n]} {_ms(stages[n]['p50_s'])}/{_ms(stages[n]['p95_s'])}" for n in STAGES)
     detail = (f"p50/p95 over {result['events']} events of the last {result['batches']} batches: {shown}"
               + (f"; slowest: {STAGE_LABELS[slowest]}" if slowest else ""))
-    if end is not None and end >= FRESHNESS_WARN_S:
-        return [check(name, WARN, f"freshness degraded (p95 end to end {_ms(end)}), slowest stage: "
+    # degraded now: the newest batch is late too (a slow minute that has caught up is only history)
+    if end is not None and end >= FRESHNESS_WARN_S and newest is not None and newest >= FRESHNESS_WARN_S:
+        return [check(name, WARN, f"freshness degraded (p95 end to end {_ms(end)}, newest batch {_ms(newest)}), slowest stage: "
                       f"{STAGE_LABELS[slowest] if slowest else 'unknown'}; {detail}", **result)]
     return [check(name, OK, detail, **result)]
 

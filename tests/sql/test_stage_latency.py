@@ -2,6 +2,7 @@
 landing ids it applied, and the stages are read from each event's own times: source commit ->
 Kafka append -> landed -> applied."""
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -93,3 +94,20 @@ def test_the_analyst_reads_the_stage_times_not_the_rows(wh, warehouse_dsn, analy
         assert health.stage_latency(analyst)["events"] == 2
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             analyst.execute("SELECT email FROM landing.customers")
+
+
+def test_status_warns_only_while_the_newest_batch_is_late_too(wh):
+    """A slow batch in the window is history once a newer batch arrives on time; while the newest is
+    late, the check warns and names the slowest stage."""
+    src = Source()
+    now = _now()
+    late = now - timedelta(seconds=30)
+    land(wh, _events(src, 3, late, late + timedelta(seconds=25)))   # 25 s to reach Kafka
+    probe = SimpleNamespace(wh=wh, wh_migrated=True)   # what _stage_check reads of whctl.health.Probe
+    [check] = health._stage_check(probe)
+    assert check["verdict"] == "warn" and check["newest_batch_s"] >= 29
+    assert "slowest stage: source commit -> Kafka append" in check["detail"]
+    land(wh, _events(src, 1, now, now, first_id=50))                 # a batch on time
+    [check] = health._stage_check(probe)
+    assert check["verdict"] == "ok" and check["newest_batch_s"] < 5
+    assert check["stages"]["end_to_end"]["p95_s"] >= 29              # the slow batch is still in the window
