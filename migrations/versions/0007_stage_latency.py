@@ -55,6 +55,7 @@ def downgrade() -> None:
         op.execute(f"REVOKE SELECT (landing_id, __source_ts_us, __kafka_ts_ms, __landed_at) ON landing.{table} FROM wh_analyst")
     op.execute("SET LOCAL ROLE wh_owner")
     op.execute("ALTER TABLE ops.apply_batches DROP COLUMN landing_id_first, DROP COLUMN landing_id_last")
+    op.execute("DROP FUNCTION IF EXISTS ops.apply_landed(text, bigint[])")   # the plpgsql step recreates 0006's
     for table in SINK_TABLES:
         op.execute(f"ALTER TABLE landing.{table} DROP COLUMN __kafka_ts_ms")
     op.execute("RESET ROLE")
