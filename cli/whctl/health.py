@@ -326,7 +326,8 @@ def _stage_sql(tables: tuple[str, ...]) -> str:
                    applied - landed AS landed_to_applied, applied - committed AS end_to_end, newest
             FROM times
         )
-        SELECT (SELECT count(*) FROM sample), count(*), max(end_to_end) FILTER (WHERE newest), {percentiles}
+        SELECT (SELECT count(*) FROM sample), count(*), max(end_to_end) FILTER (WHERE newest),
+               (SELECT extract(epoch FROM clock_timestamp() - max(applied_at))::float8 FROM sample), {percentiles}
         FROM stages"""
 
 
@@ -336,17 +337,18 @@ def stage_latency(wh: psycopg.Connection, window_s: float = STAGE_WINDOW_S, max_
     `window_s` seconds (at most `max_batches`, and only as many as cover `max_events` events).
 
     {"window_s", "batches", "events", "stages": {stage: {"p50_s", "p95_s"}}, "slowest": stage or None,
-     "newest_batch_s": end to end of the oldest event of the newest batch}
+     "newest_batch_s": end to end of the oldest event of the newest batch, "newest_batch_age_s": how long ago it was applied}
     """
     with wh.cursor(row_factory=tuple_row) as cur:   # whatever rows the connection makes by default
         row = cur.execute(_stage_sql(tables), {"window": window_s, "tables": list(tables), "batches": max_batches,
                                                "events": max_events}).fetchone()
     stages = {name: {"p50_s": None if q is None else round(float(q[0]), 4),
-                     "p95_s": None if q is None else round(float(q[1]), 4)} for name, q in zip(STAGES, row[3:])}
+                     "p95_s": None if q is None else round(float(q[1]), 4)} for name, q in zip(STAGES, row[4:])}
     measured = [n for n in STAGES[:-1] if stages[n]["p95_s"] is not None]
     slowest = max(measured, key=lambda n: stages[n]["p95_s"]) if measured else None
     return {"window_s": window_s, "batches": row[0], "events": row[1], "stages": stages, "slowest": slowest,
-            "newest_batch_s": None if row[2] is None else round(float(row[2]), 4)}
+            "newest_batch_s": None if row[2] is None else round(float(row[2]), 4),
+            "newest_batch_age_s": None if row[3] is None else round(float(row[3]), 1)}
 
 
 def _ms(seconds: float | None) -> str:
@@ -363,12 +365,15 @@ def _stage_check(p: Probe) -> list[dict]:
     name, stages, slowest = "freshness by stage", result["stages"], result["slowest"]
     if not result["events"]:
         return [check(name, OK, f"no batch applied in the last {STAGE_WINDOW_S // 60} minutes", **result)]
-    end, newest = stages["end_to_end"]["p95_s"], result["newest_batch_s"]
+    end, newest, age = stages["end_to_end"]["p95_s"], result["newest_batch_s"], result["newest_batch_age_s"]
     shown = "; ".join(f"{STAGE_LABELS[n]} {_ms(stages[n]['p50_s'])}/{_ms(stages[n]['p95_s'])}" for n in STAGES)
     detail = (f"p50/p95 over {result['events']} events of the last {result['batches']} batches: {shown}"
               + (f"; slowest: {STAGE_LABELS[slowest]}" if slowest else ""))
-    # degraded now: the newest batch is late too (a slow minute that has caught up is only history)
-    if end is not None and end >= FRESHNESS_WARN_S and newest is not None and newest >= FRESHNESS_WARN_S:
+    # degraded now: the newest batch, applied in the last seconds, is late too (a slow minute that
+    # has caught up, or was followed by a quiet pipeline, is only history; a stall is the freshness
+    # and sink lag checks' to report)
+    if end is not None and end >= FRESHNESS_WARN_S and newest is not None and newest >= FRESHNESS_WARN_S \
+            and age is not None and age < FRESHNESS_WARN_S:
         return [check(name, WARN, f"freshness degraded (p95 end to end {_ms(end)}, newest batch {_ms(newest)}), slowest stage: "
                       f"{STAGE_LABELS[slowest] if slowest else 'unknown'}; {detail}", **result)]
     return [check(name, OK, detail, **result)]

@@ -97,8 +97,9 @@ def test_the_analyst_reads_the_stage_times_not_the_rows(wh, warehouse_dsn, analy
 
 
 def test_status_warns_only_while_the_newest_batch_is_late_too(wh):
-    """A slow batch in the window is history once a newer batch arrives on time; while the newest is
-    late, the check warns and names the slowest stage."""
+    """A slow batch in the window is history once a newer batch arrives on time, or once nothing has
+    been applied for a while; while the newest batch, just applied, is late, the check warns and names
+    the slowest stage."""
     src = Source()
     now = _now()
     late = now - timedelta(seconds=30)
@@ -107,6 +108,10 @@ def test_status_warns_only_while_the_newest_batch_is_late_too(wh):
     [check] = health._stage_check(probe)
     assert check["verdict"] == "warn" and check["newest_batch_s"] >= 29
     assert "slowest stage: source commit -> Kafka append" in check["detail"]
+    # the same late batch, applied a while ago and followed by nothing: history, not the state now
+    wh.execute("UPDATE ops.apply_batches SET applied_at = applied_at - interval '15 seconds'")
+    assert health._stage_check(probe)[0]["verdict"] == "ok"
+    wh.execute("UPDATE ops.apply_batches SET applied_at = applied_at + interval '15 seconds'")
     land(wh, _events(src, 1, now, now, first_id=50))                 # a batch on time
     [check] = health._stage_check(probe)
     assert check["verdict"] == "ok" and check["newest_batch_s"] < 5
