@@ -230,3 +230,7 @@ def test_metrics_expose_health_and_the_engines_counters(client, history):
     assert samples[("whctl_quarantine_events", ())] == 1
     assert samples[("whctl_check_verdict", (("check", "quarantine"),))] == 1
     assert samples[("whctl_check_value", (("check", "quarantine"), ("field", "quarantined")))] == 1
+    # the stages of the history's batches: committed days ago, landed without a Kafka record time
+    assert samples[("whctl_stage_latency_seconds", (("quantile", "0.5"), ("stage", "end_to_end")))] > 86400
+    assert 0 <= samples[("whctl_stage_latency_seconds", (("quantile", "0.95"), ("stage", "landed_to_applied")))] < 60
+    assert not any(name == "whctl_stage_latency_seconds" and dict(labels)["stage"] == "source_to_kafka" for name, labels in samples)
