@@ -191,7 +191,6 @@ def test_status_reports_every_stage_in_order(deployed, src):
         # each stage takes time (the Kafka time is whole milliseconds: a millisecond of slack)
         assert q["p50_s"] is not None and -0.001 <= q["p50_s"] <= q["p95_s"], (name, q)
     assert all(stages[n]["p50_s"] <= stages["end_to_end"]["p95_s"] for n in stages)
-    assert stages["end_to_end"]["p95_s"] < 10
     text = run_whctl("status").stdout
     assert "freshness by stage" in text and "source commit -> Kafka append" in text
 
