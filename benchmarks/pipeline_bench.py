@@ -11,8 +11,10 @@ on an even schedule (transaction i is due at start + i / rate), each on its own 
 Latency (--rates): per transaction the wall-clock time right after COMMIT returns is recorded; a
 watcher polls dw.fact_orders every --poll-ms for the pending order lines and takes the first time
 each one is visible *resolved* (its order arrived: order_date set, customer and product keys real,
-not the unknown member). Reports the achieved rate, p50/p95/p99/max of (visible - commit), and the
-drain time after the load stops.
+not the unknown member). Reports the achieved rate, p50/p95/p99/max of (visible - commit), the
+drain time after the load stops, and where the time went: p50/p95 of each stage (source commit ->
+Kafka append -> landed -> applied) of the run's order and order line events, read from their own
+times in the warehouse (whctl.health.stage_latency), printed as a table of all rates.
 
 Sustained rate (--find-max): steps the rate up (--steps, --step-duration each) and stops at the
 first step where the warehouse did not keep up: the generator fell short of the requested rate,
@@ -42,7 +44,7 @@ import time
 import psycopg
 import requests
 
-from whctl import connect_api, pipeline
+from whctl import connect_api, health, pipeline
 from whctl.config import Settings
 
 BASE_ID = 10_000_000
@@ -102,6 +104,7 @@ def _q(values: list[float], p: float) -> float:
 def latency_run(settings: Settings, work: Workload, rate: int, duration: float, connections: int, poll_ms: int) -> dict:
     """`rate` source changes per second (1 + lines per transaction) for `duration` seconds."""
     pipeline.wait_for_warehouse(settings, 300)
+    run_began = time.time()
     txn_rate = rate / (1 + work.lines)
     total = int(duration * txn_rate)
     committed: dict[int, float] = {}       # order_item_id -> commit wall time
@@ -174,10 +177,30 @@ def latency_run(settings: Settings, work: Workload, rate: int, duration: float, 
               "max_ms": round(latencies[-1] * 1000, 1) if latencies else None,
               "first_quarter_p50_ms": _q(head, 50), "last_quarter_p50_ms": _q(tail, 50),
               "drain_s_after_load": round(drain, 2) if drain is not None else None}
+    # where the time went: the stages of every order and order line event of this run, from their
+    # own times in the warehouse (whctl status's "freshness by stage", unbounded here)
+    with _conn(settings, "warehouse") as wh:
+        stages = health.stage_latency(wh, window_s=time.time() - run_began + 1, max_events=10**9, max_batches=10**9,
+                                      tables=("orders", "order_items"))
+    result["stages_ms"] = {name: {k.replace("_s", "_ms"): None if v is None else round(v * 1000, 1) for k, v in q.items()}
+                           for name, q in stages["stages"].items()}
+    result["stages_events"] = stages["events"]
     result["kept_up"] = bool(
         len(latencies) == len(committed) and achieved >= 0.95 * rate and drain is not None and drain <= 2.0
         and head and tail and statistics.median(tail) <= statistics.median(head) + 0.5)
     return result
+
+
+def stage_table(runs: list[dict]) -> str:
+    """Per rate: end to end as the watcher saw it (commit -> fact visible), beside each stage's p50/p95."""
+    names = list(health.STAGES)
+    lines = ["| changes/s | commit -> fact visible p50 / p95 | " + " | ".join(health.STAGE_LABELS[n] + " p50 / p95" for n in names) + " |",
+             "|---" * (2 + len(names)) + "|"]
+    for r in runs:
+        st = r["stages_ms"]
+        lines.append(f"| {r['requested_changes_per_s']} | {r['p50_ms']} / {r['p95_ms']} ms | "
+                     + " | ".join(f"{st[n]['p50_ms']} / {st[n]['p95_ms']} ms" for n in names) + " |")
+    return "\n".join(lines)
 
 
 def find_max(settings: Settings, work: Workload, steps: list[int], duration: float, connections: int, poll_ms: int) -> dict:
@@ -317,6 +340,8 @@ def main() -> None:
         run = latency_run(settings, work, int(r), args.duration, args.connections, args.poll_ms)
         print(json.dumps(run), flush=True)
         results["latency"].append(run)
+    if results["latency"]:
+        print(stage_table(results["latency"]), flush=True)
     if args.find_max:
         results["sustained"] = find_max(settings, work, [int(s) for s in args.steps.split(",")], args.step_duration,
                                         args.connections, args.poll_ms)

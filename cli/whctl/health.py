@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import psycopg
+from psycopg.rows import tuple_row
 
 import requests
 
@@ -282,6 +283,102 @@ def _warehouse_checks(p: Probe) -> list[dict]:
     return checks
 
 
+# --- freshness by stage ------------------------------------------------------------------------
+
+# An event's four times, all in the warehouse (migration 0007): source commit (__source_ts_us), Kafka
+# append (__kafka_ts_ms, the record's timestamp), landed (__landed_at), applied (the applied_at of
+# the ops.apply_batches row whose landing id range holds it). A stage is the time between two.
+STAGES = ("source_to_kafka", "kafka_to_landed", "landed_to_applied", "end_to_end")
+STAGE_LABELS = {"source_to_kafka": "source commit -> Kafka append", "kafka_to_landed": "Kafka -> landed",
+                "landed_to_applied": "landed -> applied", "end_to_end": "end to end"}
+STAGE_WINDOW_S = 120        # the last minutes status looks at
+STAGE_SAMPLE_EVENTS = 2000  # the newest batches covering this many events (bounds the read: about 10 µs an event)
+STAGE_MAX_BATCHES = 500
+
+
+def _stage_sql(tables: tuple[str, ...]) -> str:
+    # one branch per landing table; the constant test on landing_table leaves only the batch's own
+    # table to scan, by its primary key range
+    branches = "\n            UNION ALL ".join(
+        f"SELECT l.__source_ts_us, l.__kafka_ts_ms, l.__landed_at FROM landing.{t} l WHERE s.landing_table = '{t}'"
+        " AND l.landing_id BETWEEN s.landing_id_first AND s.landing_id_last" for t in tables)
+    percentiles = ", ".join(f"percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY {st})" for st in STAGES)
+    return f"""
+        WITH recent AS (
+            SELECT b.applied_at, b.landing_table, b.landing_id_first, b.landing_id_last,
+                   sum(b.events) OVER (ORDER BY b.applied_at DESC, b.batch_id DESC) - b.events AS newer_events
+            FROM ops.apply_batches b
+            WHERE b.applied_at > clock_timestamp() - make_interval(secs => %(window)s)
+              AND b.landing_id_first IS NOT NULL AND b.landing_table = ANY(%(tables)s)
+            ORDER BY b.applied_at DESC, b.batch_id DESC
+            LIMIT %(batches)s
+        ), sample AS (
+            SELECT * FROM recent WHERE newer_events < %(events)s
+        ), times AS (
+            -- float8 seconds: numeric arithmetic and sorts cost several times more here
+            SELECT e.__source_ts_us::float8 / 1e6 AS committed, e.__kafka_ts_ms::float8 / 1e3 AS appended,
+                   extract(epoch FROM e.__landed_at)::float8 AS landed, extract(epoch FROM s.applied_at)::float8 AS applied,
+                   s.newer_events = 0 AS newest
+            FROM sample s CROSS JOIN LATERAL (
+            {branches}) e
+        ), stages AS (
+            SELECT appended - committed AS source_to_kafka, landed - appended AS kafka_to_landed,
+                   applied - landed AS landed_to_applied, applied - committed AS end_to_end, newest
+            FROM times
+        )
+        SELECT (SELECT count(*) FROM sample), count(*), max(end_to_end) FILTER (WHERE newest),
+               (SELECT extract(epoch FROM clock_timestamp() - max(applied_at))::float8 FROM sample), {percentiles}
+        FROM stages"""
+
+
+def stage_latency(wh: psycopg.Connection, window_s: float = STAGE_WINDOW_S, max_events: int = STAGE_SAMPLE_EVENTS,
+                  tables: tuple[str, ...] = LANDING_TABLES, max_batches: int = STAGE_MAX_BATCHES) -> dict:
+    """p50/p95 (seconds) of each stage over the events of the newest applied batches of the last
+    `window_s` seconds (at most `max_batches`, and only as many as cover `max_events` events).
+
+    {"window_s", "batches", "events", "stages": {stage: {"p50_s", "p95_s"}}, "slowest": stage or None,
+     "newest_batch_s": end to end of the oldest event of the newest batch, "newest_batch_age_s": how long ago it was applied}
+    """
+    with wh.cursor(row_factory=tuple_row) as cur:   # whatever rows the connection makes by default
+        row = cur.execute(_stage_sql(tables), {"window": window_s, "tables": list(tables), "batches": max_batches,
+                                               "events": max_events}).fetchone()
+    stages = {name: {"p50_s": None if q is None else round(float(q[0]), 4),
+                     "p95_s": None if q is None else round(float(q[1]), 4)} for name, q in zip(STAGES, row[4:])}
+    measured = [n for n in STAGES[:-1] if stages[n]["p95_s"] is not None]
+    slowest = max(measured, key=lambda n: stages[n]["p95_s"]) if measured else None
+    return {"window_s": window_s, "batches": row[0], "events": row[1], "stages": stages, "slowest": slowest,
+            "newest_batch_s": None if row[2] is None else round(float(row[2]), 4),
+            "newest_batch_age_s": None if row[3] is None else round(float(row[3]), 1)}
+
+
+def _ms(seconds: float | None) -> str:
+    return "?" if seconds is None else f"{seconds * 1000:.0f} ms" if abs(seconds) < 10 else f"{seconds:.1f} s"
+
+
+def _stage_check(p: Probe) -> list[dict]:
+    if p.wh is None or not p.wh_migrated:
+        return []
+    if p.wh.execute("SELECT EXISTS (SELECT FROM information_schema.columns WHERE table_schema = 'ops'"
+                    " AND table_name = 'apply_batches' AND column_name = 'landing_id_first')").fetchone()[0] is False:
+        return [check("freshness by stage", WARN, "the warehouse predates migration 0007 (run `whctl deploy`)")]
+    result = stage_latency(p.wh)
+    name, stages, slowest = "freshness by stage", result["stages"], result["slowest"]
+    if not result["events"]:
+        return [check(name, OK, f"no batch applied in the last {STAGE_WINDOW_S // 60} minutes", **result)]
+    end, newest, age = stages["end_to_end"]["p95_s"], result["newest_batch_s"], result["newest_batch_age_s"]
+    shown = "; ".join(f"{STAGE_LABELS[n]} {_ms(stages[n]['p50_s'])}/{_ms(stages[n]['p95_s'])}" for n in STAGES)
+    detail = (f"p50/p95 over {result['events']} events of the last {result['batches']} batches: {shown}"
+              + (f"; slowest: {STAGE_LABELS[slowest]}" if slowest else ""))
+    # degraded now: the newest batch, applied in the last seconds, is late too (a slow minute that
+    # has caught up, or was followed by a quiet pipeline, is only history; a stall is the freshness
+    # and sink lag checks' to report)
+    if end is not None and end >= FRESHNESS_WARN_S and newest is not None and newest >= FRESHNESS_WARN_S \
+            and age is not None and age < FRESHNESS_WARN_S:
+        return [check(name, WARN, f"freshness degraded (p95 end to end {_ms(end)}, newest batch {_ms(newest)}), slowest stage: "
+                      f"{STAGE_LABELS[slowest] if slowest else 'unknown'}; {detail}", **result)]
+    return [check(name, OK, detail, **result)]
+
+
 # `whctl status` is these named checks, in this order; each takes the Probe and returns check dicts.
 STATUS_CHECKS = [
     _component_checks,
@@ -290,6 +387,7 @@ STATUS_CHECKS = [
     _dead_letter_check,
     _slot_check,
     _warehouse_checks,
+    _stage_check,
     lambda p: source_shape.checks(p.wh, p.src),   # promise 10: the source's shape against landing and dw
     _incident_checks,
 ]

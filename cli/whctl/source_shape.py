@@ -23,7 +23,7 @@ from whctl.db import connect
 
 # landing columns that come from the event's metadata, not from the source row
 METADATA = frozenset({"landing_id", "__op", "__lsn", "__txid", "__source_ts_us", "__deleted", "__topic",
-                      "__partition", "__offset", "__landed_at"})
+                      "__partition", "__offset", "__landed_at", "__kafka_ts_ms"})
 # landing table -> the dimension it feeds (orders and order_items feed the facts)
 DIMENSION_OF = {"customers": "customer", "products": "product"}
 

@@ -4,13 +4,15 @@
 -- (a new batch) and ops.retry_quarantine (events released from quarantine). Promise 10: a value a
 -- dimension cannot hold yet is held back (ops.hold_unfit_values) while its event applies; a
 -- TRUNCATE event (__op 't', no key) applies to every key the table has landed.
--- Returns how many events it checked and how many it quarantined, and the oldest and newest source
--- commit time among them (microseconds, as landed) for the per-batch time series (ops.apply_batches).
+-- Returns how many events it checked and how many it quarantined, the oldest and newest source
+-- commit time among them (microseconds, as landed) and their first and last landing id, for the
+-- per-batch time series (ops.apply_batches) and the per-stage latency read from it.
 -- Its fixed cost is what a small batch pays (docs/performance.md, "The engine"): its queries keep
 -- their plans (static SQL, or ops.prepared_statement for the generated ones) and are planned once
 -- for any batch up to 1000 events; a larger batch (a snapshot, a catch-up) is planned for its size.
 CREATE OR REPLACE FUNCTION ops.apply_landed(p_table text, p_landing_ids bigint[], OUT events bigint, OUT quarantined bigint,
-                                            OUT source_ts_first bigint, OUT source_ts_last bigint)
+                                            OUT source_ts_first bigint, OUT source_ts_last bigint,
+                                            OUT landing_id_first bigint, OUT landing_id_last bigint)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -49,10 +51,12 @@ BEGIN
                coalesce(bool_or((c.event).__op = 't') FILTER (WHERE c.problem IS NULL), false),
                count(*),
                (SELECT count(*) FROM set_aside),
-               min(c.source_ts_us), max(c.source_ts_us)
+               min(c.source_ts_us), max(c.source_ts_us),
+               min(c.landing_id), max(c.landing_id)
         FROM checked c
     $sql$, p_table, v_natural_key)), p_landing_ids)
-    INTO v_keys, v_good_ids, v_truncated, events, quarantined, source_ts_first, source_ts_last;
+    INTO v_keys, v_good_ids, v_truncated, events, quarantined, source_ts_first, source_ts_last,
+         landing_id_first, landing_id_last;
 
     -- orders: a truncate leaves the facts of their lines on the orders' last state (a fact is an
     -- order line; the lines' own truncate removes them), so no key needs recomputing

@@ -5,8 +5,8 @@
 -- engine's fixed cost per statement. landing.apply_landed_events records the ids of each statement
 -- in ops.landed_in_transaction; the transaction's first row of a table (opens_batch) queues this
 -- deferred trigger, which fires once and takes every row of that table and transaction.
--- Each batch also leaves one row in ops.apply_batches (the pipeline over time, for the dashboard),
--- and every 1000th batch prunes rows older than the retention (ops.prune_apply_batches).
+-- Each batch also leaves one row in ops.apply_batches (the pipeline over time, for the dashboard;
+-- its landing id range lets health read each event's stage times), and every 1000th batch prunes rows older than the retention (ops.prune_apply_batches).
 -- It never raises for bad data: a raise here would fail the sink's commit.
 CREATE OR REPLACE FUNCTION ops.apply_landed_at_commit()
 RETURNS trigger
@@ -36,9 +36,11 @@ BEGIN
        SET batches = batches + 1, events = events + v_result.events,
            quarantined = quarantined + v_result.quarantined, last_applied_at = v_now
      WHERE landing_table = NEW.landing_table;
-    INSERT INTO ops.apply_batches (applied_at, landing_table, events, quarantined, source_first, source_last)
+    INSERT INTO ops.apply_batches (applied_at, landing_table, events, quarantined, source_first, source_last,
+                                   landing_id_first, landing_id_last)
     VALUES (v_now, NEW.landing_table, v_result.events, v_result.quarantined,
-            to_timestamp(v_result.source_ts_first / 1e6), to_timestamp(v_result.source_ts_last / 1e6))
+            to_timestamp(v_result.source_ts_first / 1e6), to_timestamp(v_result.source_ts_last / 1e6),
+            v_result.landing_id_first, v_result.landing_id_last)
     RETURNING batch_id INTO v_batch_id;
     -- Pruning now and then, not per batch: one range delete per 1000 batches keeps the table bounded.
     IF v_batch_id % 1000 = 0 THEN

@@ -154,6 +154,47 @@ def test_new_order_with_three_items(deployed, src, wh):
     assert revenue_today == Decimal("28.50")
 
 
+def test_each_event_carries_its_stage_times_in_order(deployed, src, wh):
+    """Source commit <= Kafka append <= landed <= applied, for every event of a new order (the Kafka
+    time is the broker's append time, to the millisecond; the applied time is its batch's)."""
+    src.execute("INSERT INTO customers (customer_id, first_name, last_name, email) VALUES (1251, 'Io', 'Lu', 'io@example.com')")
+    src.execute("INSERT INTO products (product_id, product_name, price, cost) VALUES (1251, 'Cup', 3, 1), (1252, 'Mug', 5, 2)")
+    with src.transaction():
+        src.execute("INSERT INTO orders (order_id, customer_id, order_date, status) VALUES (1251, 1251, %s, 'pending')", (_now(src),))
+        src.execute("INSERT INTO order_items VALUES (1251, 1251, 1251, 1, 3, 3), (1252, 1251, 1252, 1, 5, 5)")
+    _caught_up(deployed)
+    rows = wh.execute("""
+        SELECT l.__source_ts_us, l.__kafka_ts_ms, (extract(epoch FROM l.__landed_at) * 1e6)::bigint,
+               (extract(epoch FROM b.applied_at) * 1e6)::bigint
+        FROM landing.order_items l
+        JOIN ops.apply_batches b ON b.landing_table = 'order_items' AND l.landing_id BETWEEN b.landing_id_first AND b.landing_id_last
+        WHERE l.order_id = 1251""").fetchall()
+    assert len(rows) == 2   # each event in exactly one applied batch
+    for committed, appended_ms, landed, applied in rows:
+        assert appended_ms is not None
+        assert committed <= appended_ms * 1000 + 999 and appended_ms * 1000 <= landed <= applied, (committed, appended_ms, landed, applied)
+
+
+def test_status_reports_every_stage_in_order(deployed, src):
+    """`whctl status --json` carries p50/p95 of each stage; each stage is a part of the end-to-end time."""
+    for i in range(5):   # a few batches of the last minutes, besides the heartbeats
+        src.execute("INSERT INTO customers (customer_id, first_name, last_name, email) VALUES (%s, 'St', 'Age', %s)",
+                    (1260 + i, f"stage{i}@example.com"))
+    _caught_up(deployed)
+    result = run_whctl("status", "--json")
+    assert result.returncode == 0, result.stdout
+    check = {c["name"]: c for c in json.loads(result.stdout)["checks"]}["freshness by stage"]
+    assert check["verdict"] == "ok" and check["events"] >= 5 and check["slowest"] in check["stages"]
+    stages = check["stages"]
+    assert list(stages) == ["source_to_kafka", "kafka_to_landed", "landed_to_applied", "end_to_end"]
+    for name, q in stages.items():
+        # each stage takes time (the Kafka time is whole milliseconds: a millisecond of slack)
+        assert q["p50_s"] is not None and -0.001 <= q["p50_s"] <= q["p95_s"], (name, q)
+    assert all(stages[n]["p50_s"] <= stages["end_to_end"]["p95_s"] for n in stages)
+    text = run_whctl("status").stdout
+    assert "freshness by stage" in text and "source commit -> Kafka append" in text
+
+
 def test_delete_lands_as_a_row_and_closes_the_version(deployed, src, wh):
     src.execute("INSERT INTO customers (customer_id, first_name, last_name, email) VALUES (1301, 'Del', 'Eted', 'del@example.com')")
     src.execute("DELETE FROM customers WHERE customer_id = 1301")

@@ -20,6 +20,7 @@ EXAMPLES = {
     "/": "/api/v1/",
     "/health": "/api/v1/health",
     "/pipeline": "/api/v1/pipeline?minutes=60",
+    "/latency": "/api/v1/latency?minutes=5",
     "/quarantine": "/api/v1/quarantine?limit=5",
     "/incidents": "/api/v1/incidents?state=all",
     "/quality": "/api/v1/quality",
@@ -59,6 +60,18 @@ def test_health_is_the_status_model(client, settings):
     assert [(c["name"], c["verdict"]) for c in body["checks"]] == [(c["name"], c["verdict"]) for c in expected["checks"]]
     # Connect and the source are unreachable here: failing, exit code 1 as `whctl status` exits
     assert (body["verdict"], body["exit_code"], body["healthy"]) == ("fail", 1, False)
+
+
+def test_latency_gives_each_stage_of_the_applied_batches(client, history):
+    body = client.get("/api/v1/latency?minutes=5").get_json()
+    # every event the history landed, read as the analyst; they were committed days ago and landed
+    # without a Kafka record time (straight into landing), so only the landed stages are known
+    assert (body["window_s"], body["events"]) == (300, 13)
+    stages = body["stages"]
+    assert stages["end_to_end"]["p50_s"] > 86400 and stages["landed_to_applied"]["p95_s"] < 60
+    assert stages["source_to_kafka"] == stages["kafka_to_landed"] == {"p50_s": None, "p95_s": None}
+    assert body["slowest"] == "landed_to_applied"
+    assert client.get("/api/v1/latency?minutes=0").status_code == 400
 
 
 def test_pipeline_counts_the_batches_the_engine_applied(client, history, warehouse_dsn):
@@ -217,3 +230,7 @@ def test_metrics_expose_health_and_the_engines_counters(client, history):
     assert samples[("whctl_quarantine_events", ())] == 1
     assert samples[("whctl_check_verdict", (("check", "quarantine"),))] == 1
     assert samples[("whctl_check_value", (("check", "quarantine"), ("field", "quarantined")))] == 1
+    # the stages of the history's batches: committed days ago, landed without a Kafka record time
+    assert samples[("whctl_stage_latency_seconds", (("quantile", "0.5"), ("stage", "end_to_end")))] > 86400
+    assert 0 <= samples[("whctl_stage_latency_seconds", (("quantile", "0.95"), ("stage", "landed_to_applied")))] < 60
+    assert not any(name == "whctl_stage_latency_seconds" and dict(labels)["stage"] == "source_to_kafka" for name, labels in samples)

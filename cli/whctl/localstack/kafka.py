@@ -74,6 +74,9 @@ class KafkaComponent:
             "share.coordinator.state.topic.min.isr": 1,
             "group.initial.rebalance.delay.ms": 0,
             "auto.create.topics.enable": "true",
+            # a record's timestamp is when the broker appended it: the sink lands it as __kafka_ts_ms,
+            # the "Kafka append" stage of whctl status (CreateTime would be when Connect's producer sent it)
+            "log.message.timestamp.type": "LogAppendTime",
             "log.retention.hours": 168,
         }
         self.home.mkdir(parents=True, exist_ok=True)

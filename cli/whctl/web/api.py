@@ -42,6 +42,13 @@ def get_pipeline():
     return jsonify(reads.pipeline(int_arg("minutes", 180, 1, MAX_MINUTES)))
 
 
+@blueprint.get("/latency")
+def get_latency():
+    """p50/p95 of each stage (source commit -> Kafka append -> landed -> applied) over the last minutes."""
+    check_params("minutes")
+    return jsonify(health.stage_latency(reads.warehouse(), window_s=60 * int_arg("minutes", 2, 1, MAX_MINUTES)))
+
+
 @blueprint.get("/quarantine")
 def get_quarantine():
     check_params("limit")

@@ -57,6 +57,16 @@ class _Collector:
             slot = GaugeMetricFamily("whctl_replication_slot_lag_bytes", "WAL the replication slot has not confirmed")
             slot.add_metric([], lag)
             yield slot
+        stages = by_name.get("freshness by stage", {}).get("stages")
+        if stages:
+            latency = GaugeMetricFamily("whctl_stage_latency_seconds", "p50/p95 of each stage of the pipeline over the last"
+                                        " minutes (source_to_kafka, kafka_to_landed, landed_to_applied, end_to_end)",
+                                        labels=["stage", "quantile"])
+            for stage, q in stages.items():
+                for quantile, key in (("0.5", "p50_s"), ("0.95", "p95_s")):
+                    if q[key] is not None:
+                        latency.add_metric([stage, quantile], q[key])
+            yield latency
         yield from self._warehouse()
 
     def _warehouse(self):

@@ -3,6 +3,7 @@ responses against it)."""
 from __future__ import annotations
 
 from whctl import __version__
+from whctl.health import STAGES
 
 
 def _obj(required: list[str], **props) -> dict:
@@ -32,6 +33,14 @@ SCHEMAS = {
                          ["landing_table", "batches", "events", "quarantined", "last_applied_at"],
                          landing_table={"type": "string"}, batches={"type": "integer"}, events={"type": "integer"},
                          quarantined={"type": "integer"}, last_applied_at=TIME_OR_NULL)}),
+    "Latency": _obj(["window_s", "batches", "events", "stages", "slowest", "newest_batch_s", "newest_batch_age_s"], window_s={"type": "number"},
+                    batches={"type": "integer", "description": "the newest applied batches read"},
+                    events={"type": "integer", "description": "their events (the newest batches covering about 2,000)"},
+                    stages=_obj(list(STAGES), **{st: _obj(["p50_s", "p95_s"], p50_s=NUM, p95_s=NUM) for st in STAGES}),
+                    slowest={"type": ["string", "null"], "enum": [*STAGES[:-1], None],
+                             "description": "the stage with the highest p95 (end to end aside)"},
+                    newest_batch_s={**NUM, "description": "end to end of the oldest event of the newest batch"},
+                    newest_batch_age_s={**NUM, "description": "seconds since the newest batch was applied"}),
     "Quarantine": _obj(["total", "by_reason", "events"], total={"type": "integer"},
                        by_reason={"type": "array", "items": _obj(["landing_table", "reason", "events", "last_at"],
                                                                  landing_table={"type": "string"}, reason={"type": "string"},
@@ -110,6 +119,9 @@ PATHS = {
     "/health": _get("the checks of `whctl status` (same verdicts; exit_code as its exit status)", "Health"),
     "/pipeline": _get("events applied and end-to-end latency per minute, and totals per landing table", "Pipeline",
                       [_param("minutes", "query", {"type": "integer", "minimum": 1, "maximum": 2880}, "minutes back from now")]),
+    "/latency": _get("p50/p95 seconds of each stage (source commit -> Kafka append -> landed -> applied) over the last minutes",
+                     "Latency", [_param("minutes", "query", {"type": "integer", "minimum": 1, "maximum": 2880},
+                                        "minutes back from now (default 2)")]),
     "/quarantine": _get("events the engine set aside, by reason, newest first", "Quarantine", [LIMIT]),
     "/incidents": _get("the supervisor's incidents (ops.incidents), newest first", "Incidents",
                        [_param("state", "query", {"type": "string", "enum": ["open", "all"]}, "only open ones, or all"), LIMIT]),
