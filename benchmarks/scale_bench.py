@@ -23,6 +23,9 @@ growth    Events/s of the engine benchmark's mix (benchmarks/engine_bench.py, po
           proposal's five KPI queries verbatim and the type-7 views (median of 5, after a warm run).
           Orders span 1M/3M and 10M/3M years, ending 2025-12-31, so November 2025 holds a month
           of orders at both sizes.
+status    `whctl status` against a warehouse whose landing holds the shop's events at 10M facts
+          (set-based, counted in ops.apply_stats as the engine would have), median of 3: what
+          status and the supervisor pay as landing grows (Kafka, Connect and the source absent).
 disk      Bytes per landed event and per fact (tables and indexes), landing and dw separately, of
           the snapshot's warehouse and of the 10M warehouse (needs the part that built each).
 
@@ -54,9 +57,10 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.engine_bench import fresh_database, insert_batches, median_ms, sink_batches, synthetic_events  # noqa: E402
 from tests.conftest import run_whctl  # noqa: E402
 from tests.e2e.workload import scratch_stack  # noqa: E402
+from whctl import health  # noqa: E402
 from whctl.config import PROJECT_ROOT, Settings  # noqa: E402
 from whctl.kpi_queries import QUERIES as KPI_QUERIES  # noqa: E402
-from whctl.pgserver import throwaway_cluster  # noqa: E402
+from whctl.pgserver import free_ports, throwaway_cluster  # noqa: E402
 from whctl.web.reads import VIEW_KPIS  # noqa: E402
 
 SHOP_TABLES = ("customers", "products", "orders", "order_items")
@@ -469,15 +473,55 @@ def growth_part(scale: float, levels: list[int], mix: int, limit_s: float, limit
                           f"{rates[facts][0] / rates[0][0]:.2f} with the engine, {rates[facts][1] / rates[0][1]:.2f} without")
 
 
+def status_part(shop: Shop, limit_s: float, limit_min: float, table: Table) -> None:
+    """`whctl status` against a warehouse whose landing holds the shop's events, counted by the engine's
+    statistics as the engine would have counted them (the landing tables' size is what status reads;
+    Kafka, Connect and the source do not answer, which costs every run the same)."""
+    admin = os.environ.get("WH_BENCH_ADMIN_DSN")
+    server = contextlib.nullcontext(admin) if admin else throwaway_cluster("whctl-scale-pg-", BENCH_PG)
+    with server as admin_dsn:
+        dsn = fresh_database(admin_dsn, "whctl_scale_status")
+        if table.step("status", "landing filled", limit_min, fill_landing, dsn, shop, limit_s) is None:
+            return
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            for t in SHOP_TABLES:
+                conn.execute(f"UPDATE ops.apply_stats SET events = (SELECT count(*) FROM landing.{t}), batches = 1,"
+                             " last_applied_at = clock_timestamp() WHERE landing_table = %s", (t,))
+        kafka, connect = free_ports(2)
+        env = {"WH_WAREHOUSE_DSN": dsn, "WH_SOURCE_DSN": dsn, "WH_KAFKA_PORT": str(kafka), "WH_CONNECT_PORT": str(connect)}
+        times = []
+        for _ in range(3):
+            began = time.monotonic()
+            result = table.step("status", "`whctl status`", limit_min, whctl, env, limit_s, "status")
+            times.append(time.monotonic() - began)
+        applied = {c["name"]: c for c in result["checks"]}.get("applied changes", {}) if result else {}
+        table.add("status", f"`whctl status` with {shop.events + shop.history:,} events in landing (median of 3)",
+                  f"{statistics.median(times):.2f} s (applied changes: {applied.get('verdict')}, landed but not applied:"
+                  f" {applied.get('unapplied')})")
+        # the part that grows with the warehouse: the warehouse's checks alone, in this process
+        probe = health.Probe(Settings.from_env(env))
+        try:
+            times = []
+            for _ in range(3):
+                began = time.monotonic()
+                health._warehouse_checks(probe)
+                times.append(time.monotonic() - began)
+        finally:
+            probe.close()
+        table.add("status", "its warehouse checks alone (freshness, applied changes, row counts, quarantine; median of 3)",
+                  f"{statistics.median(times) * 1000:,.0f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0, help="size factor (1.0: 100k customers, 10k products, 1M orders, 3M lines)")
-    parser.add_argument("--parts", default="snapshot,growth,disk", help="comma-separated: snapshot, growth (with KPIs and rebuild), disk")
+    parser.add_argument("--parts", default="snapshot,growth,disk,status",
+                        help="comma-separated: snapshot, growth (with KPIs and rebuild), disk, status")
     parser.add_argument("--limit-min", type=float, default=40, help="time limit of each step, in minutes (default 40)")
     parser.add_argument("--mix", type=int, default=200_000, help="events of the engine benchmark's mix (default 200,000)")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    unknown = parts - {"snapshot", "growth", "disk"}
+    unknown = parts - {"snapshot", "growth", "disk", "status"}
     if unknown:
         parser.error(f"unknown parts: {', '.join(sorted(unknown))}")
     limit_s = args.limit_min * 60
@@ -491,6 +535,8 @@ def main() -> None:
     if "growth" in parts:
         levels = [0, round(1_000_000 * args.scale), round(10_000_000 * args.scale)]
         growth_part(args.scale, levels, args.mix, limit_s, args.limit_min, table, "disk" in parts)
+    if "status" in parts:
+        status_part(Shop.at(args.scale, round(10_000_000 * args.scale)), limit_s, args.limit_min, table)
     print(f"\nscale {args.scale:g}, parts {','.join(sorted(parts))}, {time.monotonic() - began:.0f} s in all\n")
     print(table.render())
 
