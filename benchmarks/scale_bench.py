@@ -250,22 +250,28 @@ def whctl(env: dict, limit_s: float, *args: str) -> dict:
 
 
 def disk(conn: psycopg.Connection, tables: list[str]) -> tuple[int, int]:
-    """(table bytes incl. TOAST, index bytes) of the tables."""
-    return conn.execute("SELECT sum(pg_table_size(t::regclass)), sum(pg_indexes_size(t::regclass))"
-                        " FROM unnest(%s::text[]) t", (tables,)).fetchone()
+    """(table bytes incl. TOAST, index bytes) of the tables, a partitioned one as the sum of its partitions."""
+    return conn.execute("""
+        SELECT sum(pg_table_size(r)), sum(pg_indexes_size(r))
+        FROM unnest(%s::text[]) t CROSS JOIN LATERAL (
+            SELECT p.relid FROM pg_partition_tree(t::regclass) p WHERE p.isleaf  -- nothing for a plain table
+            UNION ALL SELECT t::regclass WHERE NOT EXISTS (SELECT FROM pg_partition_tree(t::regclass))) x (r)""",
+                        (tables,)).fetchone()
 
 
 def disk_rows(conn: psycopg.Connection, label: str, events: int, facts: int) -> list[tuple[str, str]]:
     landing_table, landing_index = disk(conn, [f"landing.{t}" for t in SHOP_TABLES])
     fact_table, fact_index = disk(conn, ["dw.fact_orders"])
-    dw_table, dw_index = disk(conn, ["dw.fact_orders", "dw.dim_customer", "dw.dim_product", "dw.dim_date"])
+    dw_table, dw_index = disk(conn, [r[0] for r in conn.execute(
+        "SELECT c.oid::regclass::text FROM pg_class c WHERE c.relnamespace = 'dw'::regnamespace AND c.relkind IN ('r', 'p')"
+        " AND NOT c.relispartition")])
     return [(f"{label}: landing bytes per event (table + indexes)",
              f"{landing_table / events:,.0f} + {landing_index / events:,.0f} = {(landing_table + landing_index) / events:,.0f}"
              f" ({events:,} events, {(landing_table + landing_index) / 2**30:.2f} GiB)"),
             (f"{label}: fact_orders bytes per fact (table + indexes)",
              f"{fact_table / facts:,.0f} + {fact_index / facts:,.0f} = {(fact_table + fact_index) / facts:,.0f}"
              f" ({facts:,} facts, {(fact_table + fact_index) / 2**30:.2f} GiB)"),
-            (f"{label}: all of dw per fact (dimensions and dates included)", f"{(dw_table + dw_index) / facts:,.0f}")]
+            (f"{label}: all of dw per fact (every table of dw: dimensions, dates, and any other)", f"{(dw_table + dw_index) / facts:,.0f}")]
 
 
 class Table:
