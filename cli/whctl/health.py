@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import tuple_row
 
 import requests
@@ -90,14 +91,15 @@ class Probe:
                 conn.close()
 
 
-def status(settings: Settings) -> dict:
+def status(settings: Settings, steps: list | None = None) -> dict:
+    """The checks of `steps` (default: all of `whctl status`, STATUS_CHECKS) with the overall verdict."""
     probe = Probe(settings)
     try:
         if not probe.connect_up and probe.broker is None and probe.wh is None and probe.src is None:
             raise WhctlError(f"the pipeline is down: no answer from Kafka ({settings.bootstrap}), Kafka Connect ({probe.connect.url}),"
                              " the warehouse nor the source (start the local stack with `whctl stack up`)")
         checks: list[dict] = []
-        for step in STATUS_CHECKS:
+        for step in STATUS_CHECKS if steps is None else steps:
             checks += step(probe)
     finally:
         probe.close()
@@ -257,26 +259,30 @@ def _warehouse_checks(p: Probe) -> list[dict]:
     else:
         verdict = OK if age < FRESHNESS_WARN_S else WARN if age < FRESHNESS_FAIL_S else FAIL
         checks.append(check("freshness", verdict, f"newest landed heartbeat committed {age:.1f}s ago", heartbeat_age_s=round(age, 3)))
-    applied = {r[0]: {"events": r[1], "quarantined": r[2], "age_s": None if r[3] is None else round(r[3], 1)}
-               for r in wh.execute("SELECT landing_table, events, quarantined,"
-                                   " extract(epoch FROM clock_timestamp() - last_applied_at)::float8 FROM ops.apply_stats ORDER BY 1")}
-    counts = {f"landing.{t}": wh.execute(f"SELECT count(*) FROM landing.{t}").fetchone()[0] for t in LANDING_TABLES}
-    # the engine applies what a transaction landed at its commit: landed rows the engine never
-    # counted mean the apply trigger is missing or was bypassed
-    unapplied = {t: counts[f"landing.{t}"] - v["events"] for t, v in applied.items() if counts[f"landing.{t}"] != v["events"]}
+    with wh.transaction():
+        # one snapshot for the engine's statistics and the landing tails they are compared with
+        wh.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        stats = wh.execute("SELECT landing_table, events, quarantined, last_applied_at,"
+                           " extract(epoch FROM clock_timestamp() - last_applied_at)::float8 FROM ops.apply_stats ORDER BY 1").fetchall()
+        unapplied = {t: n for t, *_, last, _age in stats if (n := _landed_after_last_apply(wh, t, last))}
+    applied = {t: {"events": events, "quarantined": quarantined, "age_s": None if age is None else round(age, 1)}
+               for t, events, quarantined, _last, age in stats}
     checks.append(check("applied changes", OK if not unapplied else WARN, "; ".join(
         f"{t} {v['events']} ({'never' if v['age_s'] is None else _age(v['age_s']) + ' ago'})" for t, v in applied.items())
         + ("" if not unapplied else "; landed but not applied: " + ", ".join(f"{t} {n}" for t, n in unapplied.items())
-           + " (`whctl rebuild` recomputes dw from landing)"),
+           + " (the engine's trigger is missing or was bypassed; `whctl rebuild` recomputes dw from landing)"),
         tables=applied, unapplied=unapplied))
+    # sizes for the operator: the catalog's estimates for the tables that grow with every event, exact
+    # counts for the dimensions (they grow with the keys)
+    counts = {f"landing.{t}": _estimated_rows(wh, f"landing.{t}") for t in LANDING_TABLES}
     for dim in ("dim_customer", "dim_product"):
         total, current = wh.execute(f"SELECT count(*) FILTER (WHERE {dim.split('_')[1]}_key > 0),"
                                     f" count(*) FILTER (WHERE is_current AND {dim.split('_')[1]}_key > 0) FROM dw.{dim}").fetchone()
         counts[f"dw.{dim}"] = {"total": total, "current": current}
-    counts["dw.fact_orders"] = wh.execute("SELECT count(*) FROM dw.fact_orders").fetchone()[0]
+    counts["dw.fact_orders"] = _estimated_rows(wh, "dw.fact_orders")
     checks.append(check("row counts", OK, ", ".join(
-        f"{k.split('.')[1]} {v['total']}/{v['current']} current" if isinstance(v, dict) else f"{k} {v}" for k, v in counts.items()),
-        counts=counts))
+        f"{k.split('.')[1]} {v['total']}/{v['current']} current" if isinstance(v, dict) else f"{k} ~{v}" for k, v in counts.items()),
+        counts=counts, estimated=[k for k, v in counts.items() if not isinstance(v, dict)]))
     quarantined = wh.execute("SELECT count(*) FROM ops.quarantine WHERE dismissed_at IS NULL").fetchone()[0]
     checks.append(check("quarantine", OK if quarantined == 0 else WARN,
                         "empty" if quarantined == 0 else f"{quarantined} events (see `whctl quarantine list`)", quarantined=quarantined))
@@ -379,6 +385,42 @@ def _stage_check(p: Probe) -> list[dict]:
     return [check(name, OK, detail, **result)]
 
 
+# The first look at a landing table's tail (rows); it grows until it reaches rows landed before the
+# table's last apply, a margin earlier (rows of concurrent transactions land slightly out of id order).
+TAIL_FIRST_ROWS = 1000
+TAIL_MARGIN_S = 1.0
+
+
+def _landed_after_last_apply(wh: psycopg.Connection, table: str, last_applied_at) -> int:
+    """Rows of landing.<table> landed after the engine last applied that table (all of them if it never did).
+
+    The engine applies a transaction's rows at its commit, in that transaction, after they landed: a
+    committed row that landed after the last apply was never applied (the trigger is missing or was
+    bypassed). Read backwards on the primary key from the newest row until the rows landed before that
+    apply, so the cost is the tail's, not the table's. Call it in the snapshot that read ops.apply_stats.
+    Landed-but-not-applied rows older than a later apply are `whctl verify`'s to find (it counts all).
+    """
+    rows = TAIL_FIRST_ROWS
+    while True:
+        # newest first on the primary key, a literal LIMIT: a backward index scan in any plan
+        after, reached, read = wh.execute(sql.SQL("""
+            SELECT count(*) FILTER (WHERE %(at)s::timestamptz IS NULL OR __landed_at > %(at)s::timestamptz),
+                   coalesce(bool_or(__landed_at <= %(at)s::timestamptz - %(margin)s * interval '1 second'), false), count(*)
+            FROM (SELECT __landed_at FROM landing.{} ORDER BY landing_id DESC LIMIT {}) tail""").format(
+            sql.Identifier(table), sql.Literal(rows)), {"at": last_applied_at, "margin": TAIL_MARGIN_S}).fetchone()
+        if reached or read < rows:
+            return after
+        rows *= 4
+
+
+def _estimated_rows(wh: psycopg.Connection, table: str) -> int:
+    """Live rows of a table (and of its partitions) from the statistics PostgreSQL keeps as rows change."""
+    return int(wh.execute("""
+        SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables
+        WHERE relid = %(t)s::regclass OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = %(t)s::regclass)""",
+        {"t": table}).fetchone()[0])
+
+
 # `whctl status` is these named checks, in this order; each takes the Probe and returns check dicts.
 STATUS_CHECKS = [
     _component_checks,
@@ -391,6 +433,9 @@ STATUS_CHECKS = [
     lambda p: source_shape.checks(p.wh, p.src),   # promise 10: the source's shape against landing and dw
     _incident_checks,
 ]
+# What the supervisor's observe step reads (whctl.supervisor.loop): whether each component answers
+# and each connector runs. It runs every 2 s, so it reads nothing that grows with the warehouse.
+SUPERVISOR_CHECKS = [_component_checks, _connector_checks]
 
 
 def _bytes(n: int) -> str:
@@ -434,6 +479,15 @@ def verify(settings: Settings) -> dict:
         def failures(name: str, n: int, what: str) -> None:
             checks.append(check(name, OK if n == 0 else FAIL, f"{n} {what}", failures=n))
 
+        # every landed event applied, counted in full (`whctl status` looks only at the tails)
+        applied = dict(wh.execute("SELECT landing_table, events FROM ops.apply_stats"))
+        landed = {t: _count(wh, f"SELECT count(*) FROM landing.{t}") for t in applied}
+        unapplied = {t: landed[t] - applied[t] for t in applied if landed[t] != applied[t]}
+        checks.append(check("landed events applied", OK if not unapplied else FAIL,
+                            f"{sum(landed.values())} landed events, all applied" if not unapplied else
+                            "landed but not applied: " + ", ".join(f"{t} {n}" for t, n in unapplied.items())
+                            + " (`whctl rebuild` recomputes dw from landing)",
+                            failures=sum(abs(n) for n in unapplied.values()), unapplied=unapplied))
         failures("fact keys resolve", _count(wh, f"SELECT count(*) {FACTS_WITH_UNRESOLVED_KEYS}"),
                  "facts with a key that resolves to nothing")
         # an order whose customer is null in the source points at the unknown customer by design:

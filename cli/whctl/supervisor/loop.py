@@ -1,11 +1,12 @@
 """The reconcile loop, Kubernetes-controller style: observe, compare with the desired state, act once, record.
 
-One pass runs a list of named steps in order. `observe` reads the pipeline through the same
-checks as `whctl status` (whctl.health); `components` records an incident for each component that
-does not answer and closes it when it answers again; `failed tasks` looks up the root cause of
-each failed connector or task in the cause table (causes.py) and acts on it: restart the failed
-parts once the dependency answers again (with backoff per connector), restart after the
-landing-evolution step ran this pass, or leave it failed and say why. Every action is idempotent
+One pass runs a list of named steps in order. `observe` reads the pipeline through the checks of
+`whctl status` that the steps use (whctl.health.SUPERVISOR_CHECKS); `components` records an
+incident for each component that does not answer and closes it when it answers again; `failed
+tasks` looks up the root cause of each failed connector or task in the cause table (causes.py) and
+acts on it: restart the failed parts once the dependency answers again (with backoff per
+connector), restart after the landing-evolution step ran this pass, or leave it failed and say
+why. Every action is idempotent
 (a restart of only the failed parts, an upsert of the open incident), so two supervisors do no harm.
 
 The desired state: every component answers, every connector and task runs.
@@ -103,11 +104,12 @@ class Supervisor:
 # --- the steps -----------------------------------------------------------------------------------
 
 def observe(sup: Supervisor, p: Pass) -> None:
-    """The checks of `whctl status`, run in a child process: the Kafka client library (librdkafka)
-    has crashed a process when the broker vanished mid-request; the loop must outlive that."""
+    """The checks of `whctl status` the steps use (health.SUPERVISOR_CHECKS: nothing that grows with
+    the warehouse, every 2 s), run in a child process: the Kafka client library (librdkafka) has
+    crashed a process when the broker vanished mid-request; the loop must outlive that."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
         try:
-            result = pool.submit(health.status, sup.settings).result(timeout=OBSERVE_TIMEOUT_S)
+            result = pool.submit(health.status, sup.settings, health.SUPERVISOR_CHECKS).result(timeout=OBSERVE_TIMEOUT_S)
         except WhctlError:  # nothing answers at all
             p.checks = {name: health.check(name, health.FAIL, "no answer") for name in COMPONENTS}
             return
