@@ -23,27 +23,35 @@ SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
+    v_customers integer[];       -- customers and products the lines need a placeholder for
+    v_products integer[];
     v_old dw.fact_orders[];      -- the lines' facts as they are
     v_new dw.fact_orders[];      -- the facts that must change or appear (order_fact_key NULL: new)
     v_gone dw.fact_orders[];     -- the facts of deleted lines
     v_replaced dw.fact_orders[]; -- the facts v_new replaces, and v_gone
-    v_dates timestamp[];         -- the order dates the changing facts are filed under now
+    v_dates timestamp[];         -- the order dates the replaced facts are filed under
     v_undated boolean;
 BEGIN
     -- every fact's date has its dim_date row and month partition before the fact is written
     PERFORM dw.ensure_dates(min(l.order_date)::date, max(l.order_date)::date) FROM unnest(p_lines) l WHERE NOT l.is_deleted;
 
-    INSERT INTO dw.dim_customer (customer_id, valid_from, is_inferred)
-    SELECT DISTINCT l.customer_id, timestamp '1900-01-01', true
-    FROM unnest(p_lines) l
-    WHERE NOT l.is_deleted AND l.customer_id IS NOT NULL AND l.order_date IS NOT NULL
-      AND NOT EXISTS (SELECT FROM dw.dim_customer d WHERE d.customer_id = l.customer_id);
-
-    INSERT INTO dw.dim_product (product_id, valid_from, is_inferred)
-    SELECT DISTINCT l.product_id, timestamp '1900-01-01', true
-    FROM unnest(p_lines) l
-    WHERE NOT l.is_deleted AND l.product_id IS NOT NULL AND l.order_date IS NOT NULL
-      AND NOT EXISTS (SELECT FROM dw.dim_product d WHERE d.product_id = l.product_id);
+    -- placeholders for the customers and products that have not landed (rarely any: one look, and
+    -- an insert only when one is needed)
+    SELECT array_agg(DISTINCT l.customer_id) FILTER (WHERE NOT EXISTS (SELECT FROM dw.dim_customer d WHERE d.customer_id = l.customer_id)),
+           array_agg(DISTINCT l.product_id) FILTER (WHERE NOT EXISTS (SELECT FROM dw.dim_product d WHERE d.product_id = l.product_id))
+      INTO v_customers, v_products
+      FROM unnest(p_lines) l
+     WHERE NOT l.is_deleted AND l.order_date IS NOT NULL;
+    v_customers := array_remove(v_customers, NULL);
+    v_products := array_remove(v_products, NULL);
+    IF cardinality(v_customers) > 0 THEN
+        INSERT INTO dw.dim_customer (customer_id, valid_from, is_inferred)
+        SELECT k.customer_id, timestamp '1900-01-01', true FROM unnest(v_customers) AS k (customer_id);
+    END IF;
+    IF cardinality(v_products) > 0 THEN
+        INSERT INTO dw.dim_product (product_id, valid_from, is_inferred)
+        SELECT k.product_id, timestamp '1900-01-01', true FROM unnest(v_products) AS k (product_id);
+    END IF;
 
     v_old := ARRAY(SELECT f FROM dw.current_facts(ARRAY(SELECT l.order_item_id FROM unnest(p_lines) l)) f);
 
@@ -69,22 +77,26 @@ BEGIN
               IS DISTINCT FROM
               (n.order_id, n.customer_key, n.product_key, n.date_key, n.quantity, n.unit_price, n.line_total,
                n.order_status, n.created_at, n.customer_id, n.product_id, n.order_date));
-    v_gone := ARRAY(SELECT o FROM unnest(v_old) o JOIN unnest(p_lines) l USING (order_item_id) WHERE l.is_deleted);
-    v_replaced := v_gone || ARRAY(SELECT o FROM unnest(v_old) o JOIN unnest(v_new) n USING (order_item_id));
-    IF cardinality(v_new) = 0 AND cardinality(v_gone) = 0 THEN
+
+    SELECT array_agg(x.o) FILTER (WHERE x.gone), array_agg(x.o) FILTER (WHERE x.gone OR x.changed),
+           array_agg(DISTINCT (x.o).order_date) FILTER (WHERE (x.gone OR x.changed) AND (x.o).order_date IS NOT NULL),
+           coalesce(bool_or((x.o).order_date IS NULL) FILTER (WHERE x.gone OR x.changed), false)
+      INTO v_gone, v_replaced, v_dates, v_undated
+      FROM (SELECT o::dw.fact_orders AS o, l.is_deleted AS gone, n.order_item_id IS NOT NULL AS changed
+            FROM unnest(v_old) o
+            JOIN unnest(p_lines) l USING (order_item_id)
+            LEFT JOIN unnest(v_new) n USING (order_item_id)) x;
+    IF cardinality(v_new) = 0 AND v_gone IS NULL THEN
         RETURN;
     END IF;
-    SELECT array_agg(DISTINCT r.order_date) FILTER (WHERE r.order_date IS NOT NULL), coalesce(bool_or(r.order_date IS NULL), false)
-      INTO v_dates, v_undated
-      FROM unnest(v_replaced) r;
 
-    IF cardinality(v_gone) > 0 THEN
+    IF v_gone IS NOT NULL THEN
         DELETE FROM dw.fact_orders f
         USING unnest(v_gone) g
         WHERE f.order_item_id = g.order_item_id
           AND (f.order_date = ANY(v_dates) OR (v_undated AND f.order_date IS NULL));
     END IF;
-    IF cardinality(v_replaced) > cardinality(v_gone) THEN
+    IF coalesce(cardinality(v_replaced), 0) > coalesce(cardinality(v_gone), 0) THEN
         -- a new order_date in another month moves the row to that month's partition
         UPDATE dw.fact_orders f
            SET (order_id, customer_key, product_key, date_key, quantity, unit_price, line_total, order_status,
@@ -116,7 +128,8 @@ BEGIN
     PERFORM dw.add_to_sales(v_replaced, v_new);
 
     -- placeholders the replaced facts pointed at may be needed no more (rarely any exist)
-    IF EXISTS (SELECT FROM dw.dim_customer d WHERE d.is_inferred) OR EXISTS (SELECT FROM dw.dim_product d WHERE d.is_inferred) THEN
+    IF v_replaced IS NOT NULL
+       AND (EXISTS (SELECT FROM dw.dim_customer d WHERE d.is_inferred) OR EXISTS (SELECT FROM dw.dim_product d WHERE d.is_inferred)) THEN
         PERFORM dw.remove_unneeded_inferred_members(ARRAY(SELECT r.customer_key FROM unnest(v_replaced) r),
                                                     ARRAY(SELECT r.product_key FROM unnest(v_replaced) r));
     END IF;
