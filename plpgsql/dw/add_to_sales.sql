@@ -20,7 +20,9 @@ DECLARE
     v_customers_before dw.sales_by_customer[];
     v_customers_after dw.sales_by_customer[];
 BEGIN
-    IF coalesce(cardinality(p_before), 0) + coalesce(cardinality(p_after), 0) = 0 THEN
+    -- dw.rebuild recomputes the aggregates once, in bulk, after writing every fact
+    IF coalesce(cardinality(p_before), 0) + coalesce(cardinality(p_after), 0) = 0
+       OR current_setting('whctl.rebuilding', true) = 'on' THEN
         RETURN;
     END IF;
 

@@ -37,13 +37,14 @@ BEGIN
 
     -- placeholders for the customers and products that have not landed (rarely any: one look, and
     -- an insert only when one is needed)
-    SELECT array_agg(DISTINCT l.customer_id) FILTER (WHERE NOT EXISTS (SELECT FROM dw.dim_customer d WHERE d.customer_id = l.customer_id)),
-           array_agg(DISTINCT l.product_id) FILTER (WHERE NOT EXISTS (SELECT FROM dw.dim_product d WHERE d.product_id = l.product_id))
-      INTO v_customers, v_products
-      FROM unnest(p_lines) l
-     WHERE NOT l.is_deleted AND l.order_date IS NOT NULL;
-    v_customers := array_remove(v_customers, NULL);
-    v_products := array_remove(v_products, NULL);
+    WITH dated AS (
+        SELECT l.customer_id, l.product_id FROM unnest(p_lines) l WHERE NOT l.is_deleted AND l.order_date IS NOT NULL
+    )
+    SELECT ARRAY(SELECT k.customer_id FROM (SELECT DISTINCT d.customer_id FROM dated d WHERE d.customer_id IS NOT NULL) k
+                 WHERE NOT EXISTS (SELECT FROM dw.dim_customer c WHERE c.customer_id = k.customer_id)),
+           ARRAY(SELECT k.product_id FROM (SELECT DISTINCT d.product_id FROM dated d WHERE d.product_id IS NOT NULL) k
+                 WHERE NOT EXISTS (SELECT FROM dw.dim_product p WHERE p.product_id = k.product_id))
+      INTO v_customers, v_products;
     IF cardinality(v_customers) > 0 THEN
         INSERT INTO dw.dim_customer (customer_id, valid_from, is_inferred)
         SELECT k.customer_id, timestamp '1900-01-01', true FROM unnest(v_customers) AS k (customer_id);
