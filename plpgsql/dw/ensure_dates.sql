@@ -1,7 +1,8 @@
 -- dw.ensure_dates: the Type 1 date dimension covers every day from its first to its last date and
 -- at least p_from .. p_to; attributes are (re)computed in place. Keeps promise 5's date_key: every
--- order date has its dim_date row. Called with the dates of landed orders, so the range depends
--- only on the events landed (promise 9).
+-- order date has its dim_date row, and its month's partition of dw.fact_orders (made here, with
+-- three months ahead, whenever dim_date grows: dw.ensure_fact_partitions). Called with the dates of
+-- landed orders, so the range depends only on the events landed (promise 9).
 CREATE OR REPLACE FUNCTION dw.ensure_dates(p_from date, p_to date)
 RETURNS void
 LANGUAGE plpgsql
@@ -32,5 +33,6 @@ BEGIN
            IS DISTINCT FROM
            (EXCLUDED.day_of_week, EXCLUDED.day_of_month, EXCLUDED.month, EXCLUDED.month_name,
             EXCLUDED.quarter, EXCLUDED.year, EXCLUDED.is_weekend, EXCLUDED.is_holiday);
+    PERFORM dw.ensure_fact_partitions(least(p_from, v_first), greatest(p_to, v_last));
 END
 $$;

@@ -4,7 +4,8 @@
 -- valid at the (possibly new) order_date; facts that pointed to the unknown members because their
 -- order had not landed are resolved. dim_date is extended to the orders' dates.
 -- A fact already holds its line's latest change, so the lines are read from the facts, not from
--- landing: one lookup per order, none per line.
+-- landing: the orders' lines from the key map dw.fact_order_lines, their facts from the partitions
+-- it names (dw.current_facts).
 CREATE OR REPLACE FUNCTION dw.refresh_facts_of_orders(p_order_ids integer[])
 RETURNS void
 LANGUAGE plpgsql
@@ -27,7 +28,7 @@ BEGIN
                    o.customer_id, o.order_date, o.status, f.created_at)::dw.order_line
         FROM (SELECT DISTINCT unnest(p_order_ids)) AS k (order_id)
         LEFT JOIN LATERAL dw.latest_order_state(k.order_id) o ON true
-        -- OFFSET 0: an index lookup per order; as a plain join the planner may hash the whole table
-        CROSS JOIN LATERAL (SELECT * FROM dw.fact_orders f WHERE f.order_id = k.order_id OFFSET 0) f));
+        JOIN dw.current_facts(ARRAY(SELECT m.order_item_id FROM dw.fact_order_lines m WHERE m.order_id = ANY(p_order_ids))) f
+          ON f.order_id = k.order_id));
 END
 $$;

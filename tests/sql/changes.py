@@ -11,6 +11,7 @@ from datetime import datetime
 
 from psycopg import sql
 
+from tests.sql.warehouse import assert_views_match_facts
 from whctl.health import FACTS_WITH_UNRESOLVED_KEYS
 
 EPOCH = datetime(1970, 1, 1)
@@ -97,6 +98,8 @@ def land(conn, events: list[dict], table: str | None = None) -> None:
     )
     conn.execute(query, [e.get(c) for e in events for c in columns])
     assert_fact_keys_resolve(conn)
+    if conn.execute("SELECT has_schema_privilege('dw', 'USAGE')").fetchone()[0]:
+        assert_views_match_facts(conn)
 
 
 # The facts' dimension keys are not declared foreign keys (migration 0002): check after every batch

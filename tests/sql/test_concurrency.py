@@ -44,6 +44,9 @@ def _batches(events, size):
 def _sink_task(dsn, batches, per_transaction, barrier):
     # not autocommit: explicit transactions; a lock wait nobody resolves fails instead of hanging
     with psycopg.connect(dsn, options="-c statement_timeout=60s") as conn:
+        # as the sink's role, which reads nothing of dw (a transaction that read the facts before it
+        # landed could hold a lock a new month's partition waits for: dw.ensure_fact_partitions)
+        conn.execute("SET ROLE wh_loader")
         barrier.wait()
         for i in range(0, len(batches), per_transaction):
             with conn.transaction():

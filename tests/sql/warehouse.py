@@ -4,6 +4,9 @@
 - `dw_snapshot(conn)` returns the contents of `dw` with surrogate keys normalised away (a fact's
   dimension keys become the natural key and version they point to), for comparing two
   warehouses (promises 4 and 9).
+- `assert_views_match_facts(conn)` asserts that the type-7 views, which read the sales aggregates
+  the engine keeps, answer their questions exactly as grouping every fact does, and that the key
+  map holds one row per fact (migration 0008).
 - small readers: `versions()`, `fact()`, `quarantined()`, and `reset_warehouse()` / `rebuild()`.
 """
 from __future__ import annotations
@@ -25,6 +28,7 @@ DIMENSIONS = {
 # Columns left out of snapshots. fact_orders.created_at is a column default (the apply time), not
 # derived from the events, so two warehouses fed the same events differ there by construction;
 # tests/sql/test_rebuild.py checks that column on its own.
+SALES_TABLES = ("sales_by_order", "sales_by_customer", "sales_by_city", "sales_by_product", "sales_by_day")
 SNAPSHOT_SKIP = {"dim_customer": {"customer_key"}, "dim_product": {"product_key"},
                  "fact_orders": {"order_fact_key", "customer_key", "product_key", "created_at"}}
 
@@ -107,7 +111,8 @@ def dw_snapshot(conn) -> dict[str, list[tuple]]:
 
     Dimensions: every column but the surrogate key. Facts: every column but the fact's own key and
     created_at, with customer_key/product_key replaced by (natural key, version) of the row they
-    point to (the unknown members are (-1, 1)). dim_date: every row."""
+    point to (the unknown members are (-1, 1)). dim_date, the facts' key map and the sales
+    aggregates: every row."""
     out = {}
     for table in ("dim_customer", "dim_product", "dim_date"):
         cols = [c for c in _columns(conn, table) if c not in SNAPSHOT_SKIP.get(table, set())]
@@ -121,7 +126,49 @@ def dw_snapshot(conn) -> dict[str, list[tuple]]:
         "LEFT JOIN dw.dim_customer c ON c.customer_key = f.customer_key "
         "LEFT JOIN dw.dim_product p ON p.product_key = f.product_key").format(
             sql.SQL(", ").join(sql.Identifier("f", c) for c in cols))).fetchall(), key=repr)
+    # what the engine keeps beside the facts (migration 0008): natural keys only, compared whole
+    for table in ("fact_order_lines",) + SALES_TABLES:
+        out[table] = sorted(conn.execute(sql.SQL("SELECT * FROM dw.{}").format(sql.Identifier(table))).fetchall(), key=repr)
     return out
+
+
+# Each type-7 view's question asked of the facts directly: every fact counted for the natural key of
+# the version it points to, described by the key's latest version.
+VIEW_QUESTIONS = {
+    "product_sales": """
+        SELECT cur.product_id, cur.product_name, cur.category, cur.brand, s.units_sold, s.revenue, s.order_lines
+        FROM (SELECT p.product_id, sum(f.quantity) AS units_sold, sum(f.line_total) AS revenue, count(*) AS order_lines
+              FROM dw.fact_orders f JOIN dw.dim_product p ON p.product_key = f.product_key GROUP BY p.product_id) s
+        JOIN dw.product_latest cur ON cur.product_id = s.product_id""",
+    "customer_lifetime_value": """
+        SELECT cur.customer_id, cur.first_name || ' ' || cur.last_name, s.total_orders, s.lifetime_value
+        FROM (SELECT c.customer_id, count(DISTINCT f.order_id) AS total_orders, sum(f.line_total) AS lifetime_value
+              FROM dw.fact_orders f JOIN dw.dim_customer c ON c.customer_key = f.customer_key GROUP BY c.customer_id) s
+        JOIN dw.customer_latest cur ON cur.customer_id = s.customer_id""",
+    "customer_segmentation": """
+        SELECT cur.city, cur.country, count(DISTINCT cur.customer_id), sum(f.line_total)
+        FROM dw.fact_orders f
+        JOIN dw.dim_customer c ON c.customer_key = f.customer_key
+        JOIN dw.customer_latest cur ON cur.customer_id = c.customer_id
+        GROUP BY cur.city, cur.country""",
+    "daily_sales": """
+        SELECT d.date, sum(f.line_total), count(DISTINCT f.order_id), count(*), sum(f.quantity)
+        FROM dw.fact_orders f JOIN dw.dim_date d ON d.date_key = f.date_key
+        WHERE f.date_key > 0
+        GROUP BY d.date""",
+}
+
+
+def assert_views_match_facts(conn) -> None:
+    """The views over the sales aggregates equal their questions asked of fact_orders, and
+    dw.fact_order_lines names exactly the facts (one per order line, under its order_date)."""
+    for view, question in VIEW_QUESTIONS.items():
+        direct = sorted(conn.execute(question).fetchall(), key=repr)
+        stored = sorted(conn.execute(sql.SQL("SELECT * FROM dw.{}").format(sql.Identifier(view))).fetchall(), key=repr)
+        assert stored == direct, f"dw.{view} differs from the facts:\n  view:  {stored}\n  facts: {direct}"
+    lines = conn.execute("SELECT order_item_id, order_id, order_date FROM dw.fact_order_lines ORDER BY 1").fetchall()
+    facts = conn.execute("SELECT order_item_id, order_id, order_date FROM dw.fact_orders ORDER BY 1").fetchall()
+    assert lines == facts, f"the key map differs from the facts:\n  map:   {lines}\n  facts: {facts}"
 
 
 def versions(conn, dimension: str, key: int) -> list[dict]:
