@@ -7,13 +7,17 @@ CREATE OR REPLACE FUNCTION dw.current_facts(p_order_item_ids integer[])
 RETURNS SETOF dw.fact_orders
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
--- the dates are constants of each plan: partitions are pruned when planning
-SET plan_cache_mode = force_custom_plan
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_dates timestamp[];
     v_undated boolean;
 BEGIN
+    -- a small batch keeps its plans (planning was most of its cost); a larger one is planned for
+    -- its size, with the partitions its dates name pruned when planning
+    IF cardinality(p_order_item_ids) > 20 THEN
+        PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);  -- until this function returns
+    END IF;
     SELECT array_agg(DISTINCT m.order_date) FILTER (WHERE m.order_date IS NOT NULL), coalesce(bool_or(m.order_date IS NULL), false)
       INTO v_dates, v_undated
       FROM dw.fact_order_lines m

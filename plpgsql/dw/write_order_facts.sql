@@ -19,8 +19,7 @@ CREATE OR REPLACE FUNCTION dw.write_order_facts(p_lines dw.order_line[])
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
--- the partitions' dates are constants of each plan: partitions are pruned when planning
-SET plan_cache_mode = force_custom_plan
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_customers integer[];       -- customers and products the lines need a placeholder for
@@ -32,6 +31,11 @@ DECLARE
     v_dates timestamp[];         -- the order dates the replaced facts are filed under
     v_undated boolean;
 BEGIN
+    -- a small batch keeps its plans (planning was most of its cost); a larger one is planned for
+    -- its size, with the partitions its dates name pruned when planning
+    IF cardinality(p_lines) > 20 THEN
+        PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);  -- until this function returns
+    END IF;
     -- every fact's date has its dim_date row and month partition before the fact is written
     PERFORM dw.ensure_dates(min(l.order_date)::date, max(l.order_date)::date) FROM unnest(p_lines) l WHERE NOT l.is_deleted;
 
