@@ -3,7 +3,7 @@ inserts into identical tables without triggers, and the floor no engine can beat
 plus only the fact writes promises 5-6 require); and the proposal's KPI queries on a large fact table.
 
     .venv/bin/python benchmarks/engine_bench.py [--events 200000] [--batch 500] [--runs 3] [--facts 1000000]
-        [--per-table] [--snapshot]
+        [--per-table] [--snapshot] [--breakdown]
 
 Uses WH_BENCH_ADMIN_DSN (a superuser DSN) when set, else starts a throw-away PostgreSQL cluster.
 Prints medians over --runs runs, all measured in this one process run (the machine is shared and
@@ -261,6 +261,33 @@ def bench_apply(admin_dsn: str, events: list[dict], batch: int, runs: int, per_t
               f"with, {statistics.median(plain_cpu) * 1000:5.2f} ms without")
 
 
+def print_breakdown(admin_dsn: str, events: list[dict], batch: int, per_table: bool) -> None:
+    """Where the engine's time goes: one more pass of the same batches into landing, in a fresh
+    database, with PostgreSQL counting the time of every PL/pgSQL function (track_functions = pl,
+    set for this session only; the timed runs above do not pay for it). Prints each function's
+    self time (its own statements, without the functions it calls) and its share of the pass's wall
+    time; what no function holds is the landing inserts themselves and the client's round trips."""
+    batches = sink_batches(events, batch, per_table)
+    dsn = fresh_database(admin_dsn, "whctl_bench_breakdown")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET track_functions = 'pl'")
+        conn.execute("SELECT pg_stat_reset()")
+        seconds = insert_batches(conn, "landing", batches)
+        conn.execute("SELECT pg_stat_force_next_flush()")
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the pass's session has ended: its counts are in
+        rows = conn.execute("""SELECT schemaname || '.' || funcname, sum(calls)::bigint, sum(self_time)::float8 / 1000
+                               FROM pg_stat_user_functions GROUP BY 1 ORDER BY 3 DESC""").fetchall()
+    print(f"where the engine's time goes ({len(events):,} events, {len(batches):,} table batches, {seconds:.2f} s wall, "
+          f"track_functions = pl): self time per function")
+    for name, calls, self_s in rows:
+        if self_s >= 0.005 * seconds:
+            print(f"  {name:<36} {calls:>8,} calls {self_s:7.2f} s {self_s / seconds:6.1%}"
+                  f" {self_s / calls * 1000:7.3f} ms per call")
+    rest = seconds - sum(r[2] for r in rows)
+    print(f"  {'(no function: the inserts, round trips)':<36} {len(batches):>8,} batches {rest:5.2f} s {rest / seconds:6.1%}"
+          f" {rest / len(batches) * 1000:7.3f} ms per batch")
+
+
 def bench_kpi(admin_dsn: str, facts: int, repeats: int = 5) -> None:
     dsn = fresh_database(admin_dsn, "whctl_bench_kpi")
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -321,6 +348,8 @@ def main() -> None:
                         help="batches of --batch events per table instead of sink polls of --batch records")
     parser.add_argument("--snapshot", action="store_true",
                         help="the initial snapshot of a shop (every event a read, table after table) instead of the change mix")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="then one more pass with PostgreSQL timing each PL/pgSQL function: where the engine's time goes")
     parser.add_argument("--facts", type=int, default=1_000_000, help="fact rows for the KPI queries (0 skips them)")
     args = parser.parse_args()
     admin_dsn = os.environ.get("WH_BENCH_ADMIN_DSN")
@@ -328,7 +357,10 @@ def main() -> None:
         "whctl-bench-pg-", {"shared_buffers": "'512MB'", "work_mem": "'32MB'"})
     with server as admin_dsn:
         if args.events:
-            bench_apply(admin_dsn, synthetic_events(args.events, snapshot=args.snapshot), args.batch, args.runs, args.per_table)
+            events = synthetic_events(args.events, snapshot=args.snapshot)
+            bench_apply(admin_dsn, events, args.batch, args.runs, args.per_table)
+            if args.breakdown:
+                print_breakdown(admin_dsn, events, args.batch, args.per_table)
         if args.facts:
             bench_kpi(admin_dsn, args.facts)
 
