@@ -212,6 +212,30 @@ def test_updated_at_only_update_opens_no_version(deployed, src, wh):
     assert wh.execute("SELECT version, is_current FROM dim_customer WHERE customer_id = 1401").fetchall() == [(1, True)]
 
 
+def test_wait_for_warehouse_outlasts_batches_slower_than_its_quiet_time(deployed, src, wh):
+    """On a large warehouse one batch can take seconds (reprices on 3M facts took 4-10 s a batch):
+    the wait must not take a batch in progress for a caught-up pipeline. Here every sink batch that
+    versions products takes 1.5 s, longer than the wait's quiet second, and 5,000 reprices arrive in
+    several batches after the wait's heartbeat has landed."""
+    keys = (60_000, 64_999)
+    src.execute("INSERT INTO products (product_id, product_name, category, brand, price, cost)"
+                " SELECT i, 'Slow ' || i, 'Home', 'Acme', 10, 5 FROM generate_series(%s, %s) i", keys)
+    _caught_up(deployed)
+    wh.execute("CREATE FUNCTION public.test_slow_batch() RETURNS trigger LANGUAGE plpgsql"
+               " AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NULL; END $$")
+    wh.execute("CREATE TRIGGER test_slow_batch AFTER INSERT ON dw.dim_product"
+               " FOR EACH STATEMENT EXECUTE FUNCTION public.test_slow_batch()")
+    try:
+        src.execute("UPDATE products SET price = 11 WHERE product_id BETWEEN %s AND %s", keys)
+        pipeline.wait_for_warehouse(deployed, CATCH_UP * 2)
+        repriced = wh.execute("SELECT count(*) FROM dim_product WHERE product_id BETWEEN %s AND %s"
+                              " AND is_current AND price = 11", keys).fetchone()[0]
+    finally:
+        wh.execute("DROP TRIGGER test_slow_batch ON dw.dim_product")
+        wh.execute("DROP FUNCTION public.test_slow_batch()")
+    assert repriced == 5000
+
+
 def test_status_healthy_after_deploy(deployed):
     result = run_whctl("status", "--json")
     body = json.loads(result.stdout)
