@@ -249,6 +249,12 @@ def whctl(env: dict, limit_s: float, *args: str) -> dict:
     return {"returncode": result.returncode, **json.loads(result.stdout)}
 
 
+def applied_events(wh: psycopg.Connection) -> int:
+    """Events of the shop's tables the engine has applied (its own count, ops.apply_stats)."""
+    return wh.execute("SELECT coalesce(sum(events), 0) FROM ops.apply_stats WHERE landing_table = ANY(%s)",
+                      (list(SHOP_TABLES),)).fetchone()[0]
+
+
 def disk(conn: psycopg.Connection, tables: list[str]) -> tuple[int, int]:
     """(table bytes incl. TOAST, index bytes) of the tables, a partitioned one as the sum of its partitions."""
     return conn.execute("""
@@ -382,9 +388,7 @@ def after_snapshot(settings: Settings, shop: Shop, limit_s: float, table: Table,
     # every event counted as applied: exact, where `whctl verify --wait`'s catch-up test (no batch
     # applied for a second) ended while the engine spent seconds on each batch of reprices
     with psycopg.connect(**settings.connection_kwargs("warehouse"), autocommit=True) as wh:
-        deadline_wait("moves and reprices applied", lambda: wh.execute(
-            "SELECT coalesce(sum(events), 0) FROM ops.apply_stats WHERE landing_table = ANY(%s)",
-            (list(SHOP_TABLES),)).fetchone()[0] >= shop.events + shop.history, limit_s, 0.5)
+        deadline_wait("moves and reprices applied", lambda: applied_events(wh) >= shop.events + shop.history, limit_s, 0.5)
     table.add("snapshot", f"moves and reprices ({shop.history:,} updates) committed -> applied", f"{time.monotonic() - began:.1f} s")
     times = []
     for _ in range(3):
@@ -400,8 +404,7 @@ def after_snapshot(settings: Settings, shop: Shop, limit_s: float, table: Table,
                   + f" ({time.monotonic() - began:.0f} s)")
     if want_disk:
         with psycopg.connect(**settings.connection_kwargs("warehouse"), autocommit=True) as wh:
-            events = wh.execute("SELECT sum(events) FROM ops.apply_stats WHERE landing_table = ANY(%s)",
-                                (list(SHOP_TABLES),)).fetchone()[0]
+            events = applied_events(wh)
             facts = wh.execute("SELECT count(*) FROM dw.fact_orders").fetchone()[0]
             for figure, value in disk_rows(wh, "snapshot's warehouse", events, facts):
                 table.add("disk", figure, value)
