@@ -67,9 +67,13 @@ BEGIN
                AND NOT EXISTS (SELECT FROM chain c WHERE c.natural_key = d.%3$I)
             RETURNING d.%3$I AS natural_key, d.%8$I AS surrogate_key, d.version, d.valid_from, d.valid_to
         ), removed AS (
+            -- a join with each key's last version, not a subquery per row: that scanned the whole
+            -- chain once per version (6 of 7 s for 2,200 products)
             DELETE FROM %2$s d
-            WHERE d.%3$I = ANY($1)
-              AND d.version > coalesce((SELECT max(c.version) FROM chain c WHERE c.natural_key = d.%3$I), 1)
+            USING (SELECT k.natural_key, coalesce(max(c.version), 1) AS last_version
+                   FROM unnest($1) AS k (natural_key) LEFT JOIN chain c USING (natural_key)
+                   GROUP BY k.natural_key) l
+            WHERE d.%3$I = l.natural_key AND d.version > l.last_version
             RETURNING d.%3$I AS natural_key, d.%8$I AS surrogate_key
         ), moved AS (
             SELECT n.natural_key,
