@@ -100,6 +100,7 @@ BEGIN
         USING unnest(v_gone) g
         WHERE f.order_item_id = g.order_item_id
           AND (f.order_date = ANY(v_dates) OR (v_undated AND f.order_date IS NULL));
+        DELETE FROM dw.fact_order_lines m WHERE m.order_item_id = ANY(ARRAY(SELECT g.order_item_id FROM unnest(v_gone) g));
     END IF;
     IF coalesce(cardinality(v_replaced), 0) > coalesce(cardinality(v_gone), 0) THEN
         -- a new order_date in another month moves the row to that month's partition
@@ -119,16 +120,12 @@ BEGIN
     FROM unnest(v_new) n
     WHERE n.order_fact_key IS NULL;
 
-    MERGE INTO dw.fact_order_lines m
-    USING (SELECT n.order_item_id, n.order_id, n.order_date, false AS gone FROM unnest(v_new) n
-           UNION ALL
-           SELECT g.order_item_id, g.order_id, g.order_date, true FROM unnest(v_gone) g) s
-       ON m.order_item_id = s.order_item_id
-     WHEN MATCHED AND s.gone THEN DELETE
-     WHEN MATCHED AND (m.order_id, m.order_date) IS DISTINCT FROM (s.order_id, s.order_date) THEN
-          UPDATE SET order_id = s.order_id, order_date = s.order_date
-     WHEN NOT MATCHED AND NOT s.gone THEN
-          INSERT (order_item_id, order_id, order_date) VALUES (s.order_item_id, s.order_id, s.order_date);
+    -- the key map follows: an upsert probes the map's key per line (a MERGE joined it, and for large
+    -- batches was planned as a walk of the whole map: quadratic over a rebuild)
+    INSERT INTO dw.fact_order_lines AS m (order_item_id, order_id, order_date)
+    SELECT n.order_item_id, n.order_id, n.order_date FROM unnest(v_new) n
+    ON CONFLICT (order_item_id) DO UPDATE SET (order_id, order_date) = (EXCLUDED.order_id, EXCLUDED.order_date)
+     WHERE (m.order_id, m.order_date) IS DISTINCT FROM (EXCLUDED.order_id, EXCLUDED.order_date);
 
     PERFORM dw.add_to_sales(v_replaced, v_new);
 
