@@ -7,7 +7,11 @@
 -- one set-based call, so memory stays bounded (an array of every order line of a large warehouse
 -- would pass PostgreSQL's 1 GB limit) and each statement's plan fits its chunk. Dimensions come
 -- first, so facts resolve their keys once, and orders before their lines, so no fact is written
--- twice. Runs in the caller's transaction: readers see the old warehouse until it commits.
+-- twice. The facts' and key map's non-unique indexes are dropped for the load and built again,
+-- sorted, once at the end: no step of a rebuild reads them (no fact exists when the dimensions are
+-- refreshed, so none is re-pointed), and one B-tree insert per fact into each was a quarter of a
+-- rebuild's time. Their definitions are read from the catalog, so they stay those of the migrations.
+-- Runs in the caller's transaction: readers see the old warehouse until it commits.
 CREATE OR REPLACE FUNCTION dw.rebuild(p_chunk integer DEFAULT 50000)
 RETURNS TABLE (dimension_rows bigint, fact_rows bigint)
 LANGUAGE plpgsql
@@ -17,6 +21,9 @@ AS $$
 DECLARE
     v_table text;
     v_keys integer[];
+    v_deferred_indexes text[];  -- CREATE INDEX statements, run after the load
+    v_drop text;
+    v_index text;
 BEGIN
     IF p_chunk IS NULL OR p_chunk < 1 THEN
         RAISE EXCEPTION 'dw.rebuild: chunk size must be positive, got %', p_chunk
@@ -24,6 +31,16 @@ BEGIN
     END IF;
     PERFORM ops.take_engine_lock();
     TRUNCATE dw.fact_orders;  -- and, by its trigger, the key map and the sales aggregates
+    -- a partitioned table's index is defined ON ONLY the parent; created without ONLY, it is built
+    -- on every partition, those made during the load included
+    SELECT array_agg(replace(pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ')),
+           string_agg(format('DROP INDEX %s', i.indexrelid::regclass), '; ')
+      INTO v_deferred_indexes, v_drop
+      FROM pg_index i
+     WHERE i.indrelid IN ('dw.fact_orders'::regclass, 'dw.fact_order_lines'::regclass) AND NOT i.indisunique;
+    IF v_drop IS NOT NULL THEN
+        EXECUTE v_drop;
+    END IF;
     -- the sales aggregates are recomputed once at the end (dw.add_to_sales skips meanwhile)
     PERFORM set_config('whctl.rebuilding', 'on', true);
     DELETE FROM dw.dim_customer WHERE customer_key <> -1;
@@ -48,6 +65,9 @@ BEGIN
             -- lookup use the (key, valid_from) index, not the exclusion constraint's GiST index
             ANALYZE dw.dim_customer, dw.dim_product;
         END IF;
+    END LOOP;
+    FOREACH v_index IN ARRAY coalesce(v_deferred_indexes, '{}') LOOP
+        EXECUTE v_index;
     END LOOP;
     PERFORM set_config('whctl.rebuilding', 'off', true);
     PERFORM dw.recompute_sales();
