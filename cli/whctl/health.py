@@ -165,8 +165,7 @@ def _sink_lag_check(p: Probe) -> list[dict]:
         return [check("sink consumer lag", FAIL, "unknown: the Kafka broker does not answer")]
     topics = pipeline.SINK_TOPICS
     try:
-        skipped = frozenset((e["topic"], int(e["partition"]), int(e["offset"])) for e in map(dead_letter_entry, p.dead_letters()[1])
-                            if e["topic"] and e["partition"] is not None and e["offset"] is not None)
+        skipped = kafka_api.dead_lettered(p.dead_letters()[1])
         lag = p.kafka.group_lag(pipeline.SINK_GROUP, list(topics), p.broker["partitions"], skipped)
     except Exception as exc:  # a group not yet created, a timeout: say so, do not crash status
         return [check("sink consumer lag", WARN, f"unknown: {exc}")]
@@ -187,22 +186,13 @@ def _dead_letter_check(p: Probe) -> list[dict]:
         total, first = p.dead_letters()
     except Exception as exc:
         return [check("dead-letter topic", WARN, f"{topic} unreadable: {exc}")]
-    listed = [dead_letter_entry(m) for m in first[:5]]
+    listed = [kafka_api.dead_letter_entry(m) for m in first[:5]]
     if total == 0:
         return [check("dead-letter topic", OK, f"{topic}: empty", records=0, first=[])]
     shown = "; ".join(f"{e['topic']}[{e['partition']}]@{e['offset']}: {e['error']}" for e in listed[:3])
     return [check("dead-letter topic", WARN,
                   f"{total} record(s) in {topic} that the sink could not write: {shown}. Inspect: `whctl dlq list`;"
                   " after the fix `whctl dlq replay` (or `whctl dlq discard`)", records=total, first=listed)]
-
-
-def dead_letter_entry(message) -> dict:
-    """Where a dead-lettered record came from and why (Connect's context headers)."""
-    headers = {k: (v.decode(errors="replace") if v is not None else None) for k, v in (message.headers() or [])}
-    return {"topic": headers.get("__connect.errors.topic"), "partition": headers.get("__connect.errors.partition"),
-            "offset": headers.get("__connect.errors.offset"),
-            "error": (headers.get("__connect.errors.exception.message") or headers.get("__connect.errors.exception.class.name") or "?")[:300],
-            "dlq_offset": message.offset()}
 
 
 def _incident_checks(p: Probe) -> list[dict]:

@@ -50,6 +50,20 @@ class Kafka:
     def watermarks(self, consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self.timeout) for p in partitions}
 
+    def committed(self, group: str) -> dict[tuple[str, int], int]:
+        """{(topic, partition): offset} a consumer group has committed (-1 where it has none)."""
+        future = self._admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=self.timeout)
+        return {(tp.topic, tp.partition): tp.offset for tp in future[group].result(timeout=self.timeout).topic_partitions}
+
+    def ends(self, topics: list[str], partitions: dict[str, list[int]]) -> dict[tuple[str, int], tuple[int, int]]:
+        """{(topic, partition): (low, high) watermark} of the topics, as of this call."""
+        consumer = self._consumer()
+        try:
+            return {(topic, p): marks for topic in topics
+                    for p, marks in self.watermarks(consumer, topic, partitions.get(topic, [])).items()}
+        finally:
+            consumer.close()
+
     def group_lag(self, group: str, topics: list[str], partitions: dict[str, list[int]],
                   skipped: frozenset[tuple[str, int, int]] = frozenset()) -> dict[str, dict]:
         """{topic: {"records": behind, "seconds": age of the oldest unconsumed record or 0}} of a consumer group.
@@ -57,23 +71,16 @@ class Kafka:
         `skipped`: (topic, partition, offset) of records the group's consumer read and dead-lettered;
         a sink may not commit past them until it writes a later record, so they do not count as behind.
         """
-        future = self._admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=self.timeout)
-        committed = {(tp.topic, tp.partition): tp.offset for tp in future[group].result(timeout=self.timeout).topic_partitions}
-        result: dict[str, dict] = {}
+        committed = self.committed(group)
+        result: dict[str, dict] = {topic: {"records": 0, "seconds": 0.0} for topic in topics}
+        behind_at = []
+        for (topic, p), (low, high) in self.ends(topics, partitions).items():
+            position = first_unconsumed(committed, topic, p, low, high, skipped)
+            result[topic]["records"] += high - position
+            if high > position:
+                behind_at.append(TopicPartition(topic, p, position))
         consumer = self._consumer()
         try:
-            behind_at = []
-            for topic in topics:
-                records = 0
-                for p, (low, high) in self.watermarks(consumer, topic, partitions.get(topic, [])).items():
-                    position = committed.get((topic, p), -1)
-                    position = low if position < 0 else max(position, low)
-                    while position < high and (topic, p, position) in skipped:
-                        position += 1
-                    records += max(high - position, 0)
-                    if high > position:
-                        behind_at.append(TopicPartition(topic, p, position))
-                result[topic] = {"records": records, "seconds": 0.0}
             for message in self._fetch(consumer, behind_at):
                 kind, ts = message.timestamp()
                 if ts > 0:
@@ -156,3 +163,33 @@ class Kafka:
                 if limit is None:
                     done.add(key)
         return found
+
+
+def first_unconsumed(committed: dict[tuple[str, int], int], topic: str, partition: int, low: int, high: int,
+                     skipped: frozenset[tuple[str, int, int]] = frozenset()) -> int:
+    """The offset of a partition's first record (below `high`) that a group has not consumed.
+
+    Records from the committed offset on that were dead-lettered (`skipped`) count as consumed: a
+    sink may not commit past them until it writes a later record.
+    """
+    position = committed.get((topic, partition), -1)
+    position = low if position < 0 else max(position, low)
+    while position < high and (topic, partition, position) in skipped:
+        position += 1
+    return min(position, high)
+
+
+def dead_letter_entry(message) -> dict:
+    """Where a dead-lettered record came from and why (Connect's context headers)."""
+    headers = {k: (v.decode(errors="replace") if v is not None else None) for k, v in (message.headers() or [])}
+    return {"topic": headers.get("__connect.errors.topic"), "partition": headers.get("__connect.errors.partition"),
+            "offset": headers.get("__connect.errors.offset"),
+            "error": (headers.get("__connect.errors.exception.message") or headers.get("__connect.errors.exception.class.name") or "?")[:300],
+            "dlq_offset": message.offset()}
+
+
+def dead_lettered(messages) -> frozenset[tuple[str, int, int]]:
+    """(topic, partition, offset) of the original records behind dead-letter messages."""
+    entries = map(dead_letter_entry, messages)
+    return frozenset((e["topic"], int(e["partition"]), int(e["offset"])) for e in entries
+                     if e["topic"] and e["partition"] is not None and e["offset"] is not None)

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Callable
 
 import psycopg
+from confluent_kafka import KafkaException
 from psycopg import sql
 
 from whctl import schema
 from whctl.config import PROJECT_ROOT, Settings
 from whctl.connect_api import Connect
 from whctl.db import connect
+from whctl.kafka_api import Kafka, dead_lettered, first_unconsumed
 from whctl.output import WhctlError, progress
 
 CONNECTORS = PROJECT_ROOT / "connectors"
@@ -67,6 +69,8 @@ def _sink_template() -> dict:
 
 SINK_TOPICS = tuple(_sink_template()["topics"].split(","))
 SINK_DLQ = _sink_template()["errors.deadletterqueue.topic.name"]
+# the sink's RegexRouter, topic -> landing table (Java's `$1` is Python's `\1`)
+_SINK_ROUTE = (_sink_template()["transforms.route.regex"], re.sub(r"\$(\d)", r"\\\1", _sink_template()["transforms.route.replacement"]))
 
 
 def desired_connectors(settings: Settings) -> dict[str, dict]:
@@ -366,13 +370,17 @@ def wait_for_warehouse(settings: Settings, timeout: float = 60,
 
     Takes the source's current WAL position and writes a heartbeat (so the wait does not depend on
     the connector's heartbeat interval). Once a heartbeat at or after that position has landed,
-    Debezium has sent every earlier change to Kafka; the sink reads each topic at its own pace,
-    though, so a backlog on one table can still be on its way. Hence the wait goes on until the
-    engine has applied no batch for `quiet_seconds` (ops.apply_stats) and no sink transaction is
-    open (the engine applies a batch at its commit, which can take longer than `quiet_seconds` on
-    a large warehouse: seen with batches of reprices on 3M facts), and then until
-    `predicate(warehouse_connection)` holds if given. Returns the seconds waited; raises WhctlError
-    on timeout. For `whctl verify --wait`, `seed`/`demo` and the tests.
+    Debezium has sent every earlier change to Kafka: the ends of the sink's topics, read then, hold
+    them all. The sink reads each topic at its own pace, so the wait goes on until, in each topic
+    partition, the sink has landed the record before that end (every landed row carries its Kafka
+    topic, partition and offset), the records after its newest landed one dead-lettered aside. The
+    engine applies a batch in the transaction that lands it: a landed record is an applied one.
+
+    Before asking Kafka it waits until the engine has applied no batch for `quiet_seconds`
+    (ops.apply_stats) and no sink transaction is open, which keeps the Kafka requests off a
+    pipeline that is visibly busy; then until `predicate(warehouse_connection)` holds if given.
+    Returns the seconds waited; raises WhctlError on timeout. For `whctl verify --wait`,
+    `seed`/`demo`, the benchmarks and the tests.
     """
     started = time.monotonic()
     with connect(settings, "source", autocommit=True) as src:
@@ -380,6 +388,7 @@ def wait_for_warehouse(settings: Settings, timeout: float = 60,
         src.execute("INSERT INTO whctl.heartbeat (id, beat_at) VALUES (2, clock_timestamp()::text)"
                     " ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at")
     deadline = started + timeout
+    kafka, ends, behind = Kafka(settings), None, None
     with connect(settings, "warehouse", autocommit=True) as wh:
         while time.monotonic() < deadline:
             # the sink's open transactions are visible to a superuser or a pg_read_all_stats member
@@ -391,8 +400,39 @@ def wait_for_warehouse(settings: Settings, timeout: float = 60,
                 " AND NOT EXISTS (SELECT FROM pg_stat_activity WHERE usename = %s"
                 "                 AND state IN ('active', 'idle in transaction'))",
                 (target, quiet_seconds, SINK_ROLE)).fetchone()
-            if landed and idle and (predicate is None or predicate(wh)):
-                return time.monotonic() - started
+            if landed and idle:
+                try:
+                    if ends is None:
+                        ends = kafka.ends(list(SINK_TOPICS), kafka.broker()["partitions"])
+                    behind = _records_not_landed(wh, kafka, ends)
+                except (KafkaException, WhctlError) as exc:  # the broker went away: keep trying until the deadline
+                    behind = f"Kafka did not answer ({exc})"
+                if behind == 0 and (predicate is None or predicate(wh)):
+                    return time.monotonic() - started
             time.sleep(0.1)
-    raise WhctlError(f"the warehouse did not catch up with the source within {timeout:.0f}s",
+    state = ("the heartbeat has not landed" if ends is None else
+             f"{behind} record(s) in Kafka not yet landed by the sink" if isinstance(behind, int) else behind)
+    raise WhctlError(f"the warehouse did not catch up with the source within {timeout:.0f}s: {state}",
                      hint="see `whctl status` for the part that lags")
+
+
+def _records_not_landed(wh: psycopg.Connection, kafka: Kafka, ends: dict[tuple[str, int], tuple[int, int]]) -> int:
+    """Records below `ends` that the sink has neither landed nor dead-lettered."""
+    landed = {}
+    for (topic, partition), (low, high) in ends.items():
+        if high > low:
+            newest = wh.execute(sql.SQL("SELECT __offset FROM landing.{} WHERE __topic = %s AND __partition = %s"
+                                        " ORDER BY landing_id DESC LIMIT 1").format(sql.Identifier(landing_table(topic))),
+                                (topic, partition)).fetchone()
+            landed[topic, partition] = newest[0] + 1 if newest else -1
+    gaps = {tp: marks for tp, marks in ends.items() if first_unconsumed(landed, *tp, *marks) < marks[1]}
+    if not gaps:
+        return 0
+    skipped = dead_lettered(kafka.read_all(SINK_DLQ)[0]) if kafka.partitions(SINK_DLQ) else frozenset()
+    return sum(high - first_unconsumed(landed, *tp, low, high, skipped) for tp, (low, high) in gaps.items())
+
+
+def landing_table(topic: str) -> str:
+    """The landing table the sink writes a topic's records to: its RegexRouter, as connectors/sink.json configures it."""
+    match = re.fullmatch(_SINK_ROUTE[0], topic)  # RegexRouter renames a topic its regex matches whole
+    return match.expand(_SINK_ROUTE[1]) if match else topic

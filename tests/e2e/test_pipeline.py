@@ -8,6 +8,7 @@ that stops Kafka Connect runs last (file order) and starts it again.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -18,6 +19,7 @@ import requests
 
 from tests.conftest import run_whctl
 from whctl import connect_api, pipeline
+from whctl.kafka_api import Kafka
 from whctl.config import PROJECT_ROOT
 from whctl.localstack.stack import Stack
 
@@ -238,6 +240,38 @@ def test_wait_for_warehouse_outlasts_batches_slower_than_its_quiet_time(deployed
         src.execute("UPDATE products SET price = 12 WHERE product_id = %s", (keys[0],))
         _caught_up(deployed)
     assert repriced == 5000
+
+
+def test_wait_for_warehouse_waits_for_records_the_sink_has_not_read(deployed, src, wh):
+    """The sink reads each topic at its own pace, so the heartbeat can land while another topic's
+    records still wait in Kafka, with no batch in progress. Here the sink is paused with a change in
+    Kafka, and a heartbeat row is landed by hand as if the sink had read the heartbeat's topic first:
+    the wait must not return before the change is applied."""
+    api = connect_api.Connect(deployed)
+    src.execute("INSERT INTO customers (customer_id, first_name, last_name, email, city)"
+                " VALUES (1650, 'W', 'Ait', 'wait@example.com', 'Oslo')")
+    _caught_up(deployed)
+    api.call("PUT", f"/connectors/{pipeline.SINK_CONNECTOR}/pause")
+    _wait_state(api, pipeline.SINK_CONNECTOR, "PAUSED")
+    resumer = threading.Timer(4, api.call, ("PUT", f"/connectors/{pipeline.SINK_CONNECTOR}/resume"))
+    kafka, topic = Kafka(deployed), "whctl.public.customers"
+    before = kafka.ends([topic], {topic: [0]})[topic, 0][1]
+    try:
+        src.execute("UPDATE customers SET city = 'Waitville' WHERE customer_id = 1650")
+        deadline = time.monotonic() + 30
+        while kafka.ends([topic], {topic: [0]})[topic, 0][1] == before:
+            assert time.monotonic() < deadline, "the change did not reach Kafka in 30 s"
+            time.sleep(0.1)
+        wh.execute("INSERT INTO landing.heartbeat (id, beat_at, __op, __lsn, __source_ts_us)"
+                   " VALUES (2, 'by hand', 'u', (1::bigint << 62), 0)")
+        resumer.start()
+        pipeline.wait_for_warehouse(deployed, CATCH_UP)
+        city = wh.execute("SELECT city FROM dim_customer WHERE customer_id = 1650 AND is_current").fetchone()[0]
+    finally:
+        resumer.join()
+        wh.execute("DELETE FROM landing.heartbeat WHERE beat_at = 'by hand'")
+        api.wait_running(pipeline.SINK_CONNECTOR, 60)
+    assert city == "Waitville"
 
 
 def test_status_healthy_after_deploy(deployed):

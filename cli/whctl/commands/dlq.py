@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from whctl import kafka_api, pipeline
-from whctl.health import dead_letter_entry
+from whctl.kafka_api import dead_letter_entry
 from whctl.options import json_option, settings_options
 from whctl.output import emit, progress, table
 
