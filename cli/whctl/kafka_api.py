@@ -165,14 +165,16 @@ class Kafka:
         return found
 
 
-def first_unconsumed(committed: dict[tuple[str, int], int], topic: str, partition: int, low: int, high: int,
+def first_unconsumed(taken: dict[tuple[str, int], int], topic: str, partition: int, low: int, high: int,
                      skipped: frozenset[tuple[str, int, int]] = frozenset()) -> int:
-    """The offset of a partition's first record (below `high`) that a group has not consumed.
+    """The offset of a partition's first record (below `high`) that a reader has not taken.
 
-    Records from the committed offset on that were dead-lettered (`skipped`) count as consumed: a
-    sink may not commit past them until it writes a later record.
+    `taken`: {(topic, partition): the next offset to take} (a group's committed offsets, or one past
+    the newest landed record); -1 or absent where nothing was taken. Records from there on that were
+    dead-lettered (`skipped`) count as taken: a sink may not commit past them until it writes a
+    later record, and they never land.
     """
-    position = committed.get((topic, partition), -1)
+    position = taken.get((topic, partition), -1)
     position = low if position < 0 else max(position, low)
     while position < high and (topic, partition, position) in skipped:
         position += 1

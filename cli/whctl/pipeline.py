@@ -63,14 +63,11 @@ def secrets_path(settings: Settings) -> Path:
     return secrets_file(settings)
 
 
-def _sink_template() -> dict:
-    return json.loads((CONNECTORS / "sink.json").read_text())["config"]
-
-
-SINK_TOPICS = tuple(_sink_template()["topics"].split(","))
-SINK_DLQ = _sink_template()["errors.deadletterqueue.topic.name"]
+_SINK_TEMPLATE = json.loads((CONNECTORS / "sink.json").read_text())["config"]
+SINK_TOPICS = tuple(_SINK_TEMPLATE["topics"].split(","))
+SINK_DLQ = _SINK_TEMPLATE["errors.deadletterqueue.topic.name"]
 # the sink's RegexRouter, topic -> landing table (Java's `$1` is Python's `\1`)
-_SINK_ROUTE = (_sink_template()["transforms.route.regex"], re.sub(r"\$(\d)", r"\\\1", _sink_template()["transforms.route.replacement"]))
+_SINK_ROUTE = (_SINK_TEMPLATE["transforms.route.regex"], re.sub(r"\$(\d)", r"\\\1", _SINK_TEMPLATE["transforms.route.replacement"]))
 
 
 def desired_connectors(settings: Settings) -> dict[str, dict]:
@@ -388,7 +385,8 @@ def wait_for_warehouse(settings: Settings, timeout: float = 60,
         src.execute("INSERT INTO whctl.heartbeat (id, beat_at) VALUES (2, clock_timestamp()::text)"
                     " ON CONFLICT (id) DO UPDATE SET beat_at = EXCLUDED.beat_at")
     deadline = started + timeout
-    kafka, ends, behind = Kafka(settings), None, None
+    kafka, ends = Kafka(settings), None
+    state = "the heartbeat has not landed"
     with connect(settings, "warehouse", autocommit=True) as wh:
         while time.monotonic() < deadline:
             # the sink's open transactions are visible to a superuser or a pg_read_all_stats member
@@ -400,18 +398,21 @@ def wait_for_warehouse(settings: Settings, timeout: float = 60,
                 " AND NOT EXISTS (SELECT FROM pg_stat_activity WHERE usename = %s"
                 "                 AND state IN ('active', 'idle in transaction'))",
                 (target, quiet_seconds, SINK_ROLE)).fetchone()
-            if landed and idle:
+            if landed and not idle:
+                state = "the sink is still landing batches"
+            elif landed:
                 try:
                     if ends is None:
                         ends = kafka.ends(list(SINK_TOPICS), kafka.broker()["partitions"])
                     behind = _records_not_landed(wh, kafka, ends)
+                    state = f"{behind} record(s) in Kafka not yet landed by the sink"
                 except (KafkaException, WhctlError) as exc:  # the broker went away: keep trying until the deadline
-                    behind = f"Kafka did not answer ({exc})"
-                if behind == 0 and (predicate is None or predicate(wh)):
-                    return time.monotonic() - started
+                    behind, state = None, f"Kafka did not answer ({exc})"
+                if behind == 0:
+                    state = "the condition waited for does not hold"
+                    if predicate is None or predicate(wh):
+                        return time.monotonic() - started
             time.sleep(0.1)
-    state = ("the heartbeat has not landed" if ends is None else
-             f"{behind} record(s) in Kafka not yet landed by the sink" if isinstance(behind, int) else behind)
     raise WhctlError(f"the warehouse did not catch up with the source within {timeout:.0f}s: {state}",
                      hint="see `whctl status` for the part that lags")
 
@@ -428,7 +429,7 @@ def _records_not_landed(wh: psycopg.Connection, kafka: Kafka, ends: dict[tuple[s
     gaps = {tp: marks for tp, marks in ends.items() if first_unconsumed(landed, *tp, *marks) < marks[1]}
     if not gaps:
         return 0
-    skipped = dead_lettered(kafka.read_all(SINK_DLQ)[0]) if kafka.partitions(SINK_DLQ) else frozenset()
+    skipped = dead_lettered(kafka.read_all(SINK_DLQ)[0])  # no dead-letter topic yet: no records
     return sum(high - first_unconsumed(landed, *tp, low, high, skipped) for tp, (low, high) in gaps.items())
 
 
